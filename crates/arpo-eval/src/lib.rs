@@ -1,0 +1,1 @@
+//! arpo-eval (work in progress).

@@ -1,0 +1,17 @@
+//! arpo-model: the policy network. A decoder-only transformer for the Llama, Qwen2, Qwen3 and
+//! SmolLM families on any burn backend, its weights (HF safetensors, GGUF), tokenizers and chat
+//! templates, a forkable KV cache, and a sampler that reports log-prob and exact entropy.
+
+pub mod cache;
+pub mod config;
+mod error;
+pub mod model;
+pub mod norm;
+pub mod rope;
+pub mod sampler;
+
+pub use config::{Architecture, ModelConfig, RopeScaling};
+pub use cache::KvCache;
+pub use error::{Error, Result};
+pub use model::{CausalLm, PaddedBatch};
+pub use sampler::{sample, SampledToken, SamplingConfig};

@@ -1,0 +1,397 @@
+//! The decoder-only transformer of the Llama / Qwen2 / Qwen3 / SmolLM families, read top-down:
+//! MLP → attention → decoder layer → decoder → causal-LM head.
+//!
+//! Field names equal HF checkpoint keys (`model.layers.N.self_attn.q_proj`, `mlp.gate_proj`, ...)
+//! so loading needs no rename table. Linear weights are stored `[in, out]` (burn's layout); the
+//! loader transposes HF's `[out, in]` once.
+//!
+//! Two forward paths share every projection: [`CausalLm::forward`] runs whole right-padded
+//! sequences with a causal mask (training, scoring), and [`CausalLm::forward_cached`] extends each
+//! sequence of a batch from its own [`KvCache`] (generation). Tests check they agree.
+
+use burn::module::Module;
+use burn::nn::{Embedding, Linear};
+use burn::tensor::activation::{silu, softmax};
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+
+use crate::cache::{KvCache, LayerCache};
+use crate::config::ModelConfig;
+use crate::norm::RmsNorm;
+use crate::rope::{apply_rotary, Rotary};
+use crate::{Error, Result};
+
+/// Added to masked attention scores; finite so that no row can become NaN.
+const MASKED: f32 = -1.0e30;
+
+/// SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    /// `[hidden, intermediate]`
+    pub gate_proj: Linear<B>,
+    /// `[hidden, intermediate]`
+    pub up_proj: Linear<B>,
+    /// `[intermediate, hidden]`
+    pub down_proj: Linear<B>,
+}
+
+impl<B: Backend> Mlp<B> {
+    /// # Shapes
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let gate = silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate.mul(self.up_proj.forward(x)))
+    }
+}
+
+/// Grouped-query self-attention with RoPE (and per-head q/k RMSNorm for Qwen3).
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    /// `[hidden, heads * head_dim]`, bias for Qwen2.
+    pub q_proj: Linear<B>,
+    /// `[hidden, kv_heads * head_dim]`
+    pub k_proj: Linear<B>,
+    /// `[hidden, kv_heads * head_dim]`
+    pub v_proj: Linear<B>,
+    /// `[heads * head_dim, hidden]`
+    pub o_proj: Linear<B>,
+    /// Qwen3 only: RMSNorm over each query head.
+    pub q_norm: Option<RmsNorm<B>>,
+    /// Qwen3 only: RMSNorm over each key head.
+    pub k_norm: Option<RmsNorm<B>>,
+    /// Query heads.
+    pub num_heads: usize,
+    /// Key/value heads.
+    pub num_kv_heads: usize,
+    /// Per-head width.
+    pub head_dim: usize,
+}
+
+impl<B: Backend> Attention<B> {
+    fn groups(&self) -> usize {
+        self.num_heads / self.num_kv_heads
+    }
+
+    /// Projects and rotates queries, keys and values.
+    ///
+    /// # Shapes
+    /// `x: [batch, seq, hidden]` → q `[batch, heads, seq, head_dim]`,
+    /// k and v `[batch, kv_heads, seq, head_dim]`
+    fn qkv(
+        &self,
+        x: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
+        let [b, s, _] = x.dims();
+        let split = |t: Tensor<B, 3>, heads: usize| {
+            t.reshape([b, s, heads, self.head_dim]).swap_dims(1, 2)
+        };
+        let mut q = split(self.q_proj.forward(x.clone()), self.num_heads);
+        let mut k = split(self.k_proj.forward(x.clone()), self.num_kv_heads);
+        let v = split(self.v_proj.forward(x), self.num_kv_heads);
+        if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+            q = qn.forward(q);
+            k = kn.forward(k);
+        }
+        (apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v)
+    }
+
+    /// Whole sequences, causal mask (right padding needs no extra mask: padded keys come after
+    /// every real query).
+    ///
+    /// # Shapes
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`
+    pub fn forward(&self, x: Tensor<B, 3>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 3> {
+        let [b, s, _] = x.dims();
+        let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
+        let (q, k, v) = self.qkv(x, cos, sin);
+        // Query heads of one kv group are stacked along the row axis: no key/value repeat.
+        let q = q.reshape([b, kvh, g * s, hd]);
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+        let mask = causal_mask::<B>(g, s, 0, s, &scores.device()).unsqueeze::<4>();
+        let probs = softmax(scores.add(mask), 3);
+        let out = probs.matmul(v).reshape([b, self.num_heads, s, hd]);
+        self.o_proj.forward(out.swap_dims(1, 2).reshape([b, s, self.num_heads * hd]))
+    }
+
+    /// Extends each sequence from its own history. `lens[i]` tokens of row `i` are real (the
+    /// rest is padding); their keys/values are appended to `caches[i]`.
+    ///
+    /// # Shapes
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]` (padded rows are zero)
+    fn forward_cached(
+        &self,
+        x: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        lens: &[usize],
+        caches: &mut [&mut LayerCache<B>],
+    ) -> Tensor<B, 3> {
+        let [b, s, _] = x.dims();
+        let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
+        let device = x.device();
+        let (q, k, v) = self.qkv(x, cos, sin);
+        let scale = 1.0 / (hd as f64).sqrt();
+        let mut rows = Vec::with_capacity(b);
+        for (i, (cache, &n)) in caches.iter_mut().zip(lens).enumerate() {
+            let take = |t: &Tensor<B, 4>, heads: usize| {
+                t.clone().slice([i..i + 1, 0..heads, 0..n, 0..hd]).reshape([heads, n, hd])
+            };
+            cache.append(take(&k, kvh), take(&v, kvh));
+            let q_i = take(&q, self.num_heads).reshape([kvh, g * n, hd]);
+            let chunks: Vec<_> = cache.chunks.iter().map(|c| c.filled()).collect();
+            let widths: Vec<usize> = chunks.iter().map(|(k, _)| k.dims()[1]).collect();
+            let total: usize = widths.iter().sum();
+            let scores: Vec<_> = chunks
+                .iter()
+                .map(|(k, _)| q_i.clone().matmul(k.clone().swap_dims(1, 2)))
+                .collect();
+            let mut scores = Tensor::cat(scores, 2).mul_scalar(scale);
+            if n > 1 {
+                scores = scores.add(causal_mask::<B>(g, n, total - n, total, &device).unsqueeze::<3>());
+            }
+            let probs = softmax(scores, 2);
+            let mut start = 0;
+            let mut out: Option<Tensor<B, 3>> = None;
+            for ((_, v_c), w) in chunks.into_iter().zip(widths) {
+                let p = probs.clone().slice([0..kvh, 0..g * n, start..start + w]);
+                let part = p.matmul(v_c);
+                out = Some(match out {
+                    Some(acc) => acc.add(part),
+                    None => part,
+                });
+                start += w;
+            }
+            let out = out.expect("a cache holds at least the rows just appended");
+            let out = out.reshape([self.num_heads, n, hd]).swap_dims(0, 1).reshape([1, n, self.num_heads * hd]);
+            rows.push(if n < s {
+                Tensor::cat(vec![out, Tensor::zeros([1, s - n, self.num_heads * hd], &device)], 1)
+            } else {
+                out
+            });
+        }
+        self.o_proj.forward(Tensor::cat(rows, 0))
+    }
+}
+
+/// Additive causal mask for `groups` stacked query heads of `queries` rows each, whose first
+/// query sits at key position `offset`, over `keys` columns.
+///
+/// # Shapes
+/// returns `[groups * queries, keys]`
+fn causal_mask<B: Backend>(
+    groups: usize,
+    queries: usize,
+    offset: usize,
+    keys: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let mut data = Vec::with_capacity(groups * queries * keys);
+    for _ in 0..groups {
+        for i in 0..queries {
+            data.extend((0..keys).map(|j| if j > offset + i { MASKED } else { 0.0 }));
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [groups * queries, keys]), device)
+}
+
+/// Pre-norm decoder layer: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
+#[derive(Module, Debug)]
+pub struct DecoderLayer<B: Backend> {
+    /// Self-attention.
+    pub self_attn: Attention<B>,
+    /// Feed-forward.
+    pub mlp: Mlp<B>,
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm<B>,
+    /// Norm before the MLP.
+    pub post_attention_layernorm: RmsNorm<B>,
+}
+
+/// Embedding, the layer stack and the final norm (HF's `model.` prefix).
+#[derive(Module, Debug)]
+pub struct Decoder<B: Backend> {
+    /// `[vocab, hidden]`
+    pub embed_tokens: Embedding<B>,
+    /// The layers.
+    pub layers: Vec<DecoderLayer<B>>,
+    /// Final norm.
+    pub norm: RmsNorm<B>,
+}
+
+/// A causal language model: decoder plus output head (tied to the embedding when `lm_head` is
+/// `None`).
+#[derive(Module, Debug)]
+pub struct CausalLm<B: Backend> {
+    /// The decoder (HF `model.`).
+    pub model: Decoder<B>,
+    /// Untied output head, `[hidden, vocab]`.
+    pub lm_head: Option<Linear<B>>,
+    /// RoPE tables (constants, not parameters).
+    pub rotary: Rotary<B>,
+    /// The configuration the network was built from.
+    #[module(skip)]
+    pub config: ModelConfig,
+}
+
+/// Token ids of a batch, right-padded, with the real length of each row.
+pub struct PaddedBatch<B: Backend> {
+    /// `[batch, seq]`
+    pub tokens: Tensor<B, 2, Int>,
+    /// Real length of each row.
+    pub lens: Vec<usize>,
+}
+
+impl<B: Backend> PaddedBatch<B> {
+    /// Pads `rows` (each non-empty) with id 0 to the longest.
+    pub fn new(rows: &[Vec<u32>], device: &B::Device) -> Result<Self> {
+        let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+        if rows.is_empty() || rows.iter().any(Vec::is_empty) {
+            return Err(Error::Usage("a batch needs at least one row and no empty row".into()));
+        }
+        let mut ids = Vec::with_capacity(rows.len() * width);
+        for r in rows {
+            ids.extend(r.iter().map(|&t| t as i64));
+            ids.extend(std::iter::repeat_n(0i64, width - r.len()));
+        }
+        Ok(Self {
+            tokens: Tensor::from_data(TensorData::new(ids, [rows.len(), width]), device),
+            lens: rows.iter().map(Vec::len).collect(),
+        })
+    }
+}
+
+impl<B: Backend> CausalLm<B> {
+    /// The device the weights live on.
+    pub fn device(&self) -> B::Device {
+        self.model.norm.weight.device()
+    }
+
+    /// Logit width.
+    pub fn vocab_size(&self) -> usize {
+        self.config.vocab_size
+    }
+
+    /// An empty cache for one sequence.
+    pub fn new_cache(&self) -> KvCache<B> {
+        KvCache::new(self.model.layers.len())
+    }
+
+    /// Output head: `[batch, seq, hidden]` → `[batch, seq, vocab]`.
+    pub fn head(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.lm_head {
+            Some(head) => head.forward(hidden),
+            None => {
+                let embed = self.model.embed_tokens.weight.val();
+                hidden.matmul(embed.transpose().unsqueeze::<3>())
+            }
+        }
+    }
+
+    fn check_positions(&self, end: usize) -> Result<()> {
+        if end > self.rotary.max_positions {
+            return Err(Error::Usage(format!(
+                "position {end} beyond the context of {} tokens",
+                self.rotary.max_positions
+            )));
+        }
+        Ok(())
+    }
+
+    /// Final hidden states of whole sequences (positions start at 0).
+    ///
+    /// # Shapes
+    /// `[batch, seq]` → `[batch, seq, hidden]`
+    pub fn forward_hidden(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
+        let [b, s] = tokens.dims();
+        self.check_positions(s)?;
+        let device = tokens.device();
+        let positions = Tensor::<B, 1, Int>::arange(0..s as i64, &device).unsqueeze::<2>().repeat_dim(0, b);
+        let (cos, sin) = self.rotary.tables(positions);
+        let mut x = self.model.embed_tokens.forward(tokens);
+        for layer in &self.model.layers {
+            let h = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin);
+            x = x.add(h);
+            let h = layer.mlp.forward(layer.post_attention_layernorm.forward(x.clone()));
+            x = x.add(h);
+        }
+        Ok(self.model.norm.forward(x))
+    }
+
+    /// Logits for every position of whole sequences (right padding allowed; padded positions
+    /// produce logits that callers ignore).
+    ///
+    /// # Shapes
+    /// `[batch, seq]` → `[batch, seq, vocab]`
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
+        Ok(self.head(self.forward_hidden(tokens)?))
+    }
+
+    /// Appends `batch` row `i` to `caches[i]` and returns the final hidden state of every
+    /// position (padded positions are garbage).
+    ///
+    /// # Shapes
+    /// returns `[batch, seq, hidden]`
+    pub fn forward_cached_hidden(
+        &self,
+        batch: &PaddedBatch<B>,
+        caches: &mut [KvCache<B>],
+    ) -> Result<Tensor<B, 3>> {
+        let [b, s] = batch.tokens.dims();
+        if caches.len() != b || batch.lens.len() != b {
+            return Err(Error::Usage(format!("{b} rows but {} caches", caches.len())));
+        }
+        let device = batch.tokens.device();
+        let mut pos = Vec::with_capacity(b * s);
+        for (cache, &n) in caches.iter().zip(&batch.lens) {
+            self.check_positions(cache.len() + n)?;
+            // Padded positions reuse the last real one: any valid row of the table will do.
+            pos.extend((0..s).map(|i| (cache.len() + i.min(n - 1)) as i64));
+        }
+        let positions = Tensor::from_data(TensorData::new(pos, [b, s]), &device);
+        let (cos, sin) = self.rotary.tables(positions);
+        let mut x = self.model.embed_tokens.forward(batch.tokens.clone());
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let mut layer_caches: Vec<&mut LayerCache<B>> =
+                caches.iter_mut().map(|c| &mut c.layers[l]).collect();
+            let h = layer.self_attn.forward_cached(
+                layer.input_layernorm.forward(x.clone()),
+                &cos,
+                &sin,
+                &batch.lens,
+                &mut layer_caches,
+            );
+            x = x.add(h);
+            let h = layer.mlp.forward(layer.post_attention_layernorm.forward(x.clone()));
+            x = x.add(h);
+        }
+        for (cache, &n) in caches.iter_mut().zip(&batch.lens) {
+            cache.advance(n);
+        }
+        Ok(self.model.norm.forward(x))
+    }
+
+    /// Appends row `i` of `batch` to `caches[i]`; logits for every position.
+    ///
+    /// # Shapes
+    /// returns `[batch, seq, vocab]`
+    pub fn forward_cached(&self, batch: &PaddedBatch<B>, caches: &mut [KvCache<B>]) -> Result<Tensor<B, 3>> {
+        Ok(self.head(self.forward_cached_hidden(batch, caches)?))
+    }
+
+    /// Appends `rows[i]` to `caches[i]` and returns only the logits after each row's last token
+    /// (the head runs on one position per row).
+    ///
+    /// # Shapes
+    /// returns `[rows.len(), vocab]`
+    pub fn extend(&self, rows: &[Vec<u32>], caches: &mut [KvCache<B>]) -> Result<Tensor<B, 2>> {
+        let batch = PaddedBatch::new(rows, &self.device())?;
+        let hidden = self.forward_cached_hidden(&batch, caches)?;
+        let [b, _, d] = hidden.dims();
+        let last: Vec<i64> = batch.lens.iter().enumerate().map(|(i, &n)| (i * hidden.dims()[1] + n - 1) as i64).collect();
+        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(last, [b]), &hidden.device());
+        let seq = hidden.dims()[1];
+        let picked = hidden.reshape([b * seq, d]).select(0, idx).reshape([b, 1, d]);
+        Ok(self.head(picked).reshape([b, self.vocab_size()]))
+    }
+}

@@ -1,0 +1,1 @@
+//! arpo-rollout (work in progress).

@@ -1,0 +1,1 @@
+//! arpo-tools (work in progress).

@@ -1,0 +1,1 @@
+//! arpo-train (work in progress).
