@@ -1,1 +1,23 @@
-//! arpo-eval (work in progress).
+//! arpo-eval: benchmark data, answer scoring, the ARPO rewards, pass@k, run summaries and the LLM
+//! judge.
+//!
+//! Scoring lives here once: the training crate takes its rewards from [`reward`], and the
+//! benchmark harness scores with the same [`scoring`] functions. This crate holds no tensor code;
+//! the harness that runs a policy on a benchmark sits beside these modules.
+#![deny(missing_docs)]
+
+pub mod data;
+mod error;
+pub mod judge;
+pub mod passk;
+pub mod reward;
+pub mod scoring;
+pub mod summary;
+
+pub use data::{load_by_name, load_verl_parquet, Benchmark, BenchmarkInfo, Metric, RlData};
+pub use error::{Error, Result};
+pub use judge::{JudgeClient, JudgeConfig, Verdict};
+pub use passk::{mean_pass_at_k, pass_at_k};
+pub use reward::{AnswerMetric, ArpoReward, RewardDetail};
+pub use scoring::{extract_answer, math_equal, normalize_answer, token_f1, AnswerScore};
+pub use summary::{markdown_table, QuestionRecord, Summary};

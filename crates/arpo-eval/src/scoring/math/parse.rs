@@ -1,0 +1,610 @@
+//! A recursive-descent parser from math-answer tokens to an expression tree: sums, products
+//! (explicit and implicit), fractions, roots, powers, functions, `±`, tuples, intervals, sets,
+//! unions, matrices and equations. Depth-limited, so hostile input cannot overflow the stack.
+
+use super::lex::{lex, Tok};
+
+/// Elementary functions of one argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Func {
+    Sin,
+    Cos,
+    Tan,
+    Cot,
+    Sec,
+    Csc,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Ln,
+    Exp,
+}
+
+/// A parsed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    /// A decimal literal as written (`12`, `0.5`).
+    Num(String),
+    /// A variable (`x`, `a_1`, `\alpha`).
+    Sym(String),
+    Pi,
+    Inf,
+    Neg(Box<Expr>),
+    Add(Vec<Expr>),
+    Mul(Vec<Expr>),
+    Div(Box<Expr>, Box<Expr>),
+    Pow(Box<Expr>, Box<Expr>),
+    /// `Root(index, radicand)`.
+    Root(Box<Expr>, Box<Expr>),
+    Func(Func, Box<Expr>),
+    /// `Log(base, argument)`; no base is the natural logarithm.
+    Log(Option<Box<Expr>>, Box<Expr>),
+    Fact(Box<Expr>),
+    Binom(Box<Expr>, Box<Expr>),
+    Abs(Box<Expr>),
+    /// `a ± b`: the two values `a + b` and `a - b`.
+    PlusMinus(Box<Expr>, Box<Expr>),
+    /// A bracketed or bare comma list with its opening and closing delimiters (`' '` for a bare
+    /// top-level list, `{` `}` for a set, `(` `]` for a half-open interval).
+    Seq(Vec<Expr>, char, char),
+    Matrix(Vec<Vec<Expr>>),
+    Union(Vec<Expr>),
+    Eq(Box<Expr>, Box<Expr>),
+    /// A plain-text answer (`Evelyn`, `east`).
+    Text(String),
+}
+
+const MAX_DEPTH: usize = 64;
+
+/// Parses a cleaned answer; `None` when it is not in the language.
+pub(crate) fn parse(s: &str) -> Option<Expr> {
+    let toks = lex(s)?;
+    if toks.is_empty() {
+        return None;
+    }
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
+    let e = p.list()?;
+    (p.pos == p.toks.len()).then_some(e)
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+    depth: usize,
+}
+
+fn add(a: Expr, b: Expr) -> Expr {
+    match a {
+        Expr::Add(mut v) => {
+            v.push(b);
+            Expr::Add(v)
+        }
+        a => Expr::Add(vec![a, b]),
+    }
+}
+
+fn mul(a: Expr, b: Expr) -> Expr {
+    match a {
+        Expr::Mul(mut v) => {
+            v.push(b);
+            Expr::Mul(v)
+        }
+        a => Expr::Mul(vec![a, b]),
+    }
+}
+
+fn is_int(e: &Expr) -> bool {
+    matches!(e, Expr::Num(s) if !s.contains('.'))
+}
+
+fn func(name: &str) -> Option<Func> {
+    Some(match name {
+        "sin" => Func::Sin,
+        "cos" => Func::Cos,
+        "tan" => Func::Tan,
+        "cot" => Func::Cot,
+        "sec" => Func::Sec,
+        "csc" => Func::Csc,
+        "arcsin" => Func::Asin,
+        "arccos" => Func::Acos,
+        "arctan" => Func::Atan,
+        "sinh" => Func::Sinh,
+        "cosh" => Func::Cosh,
+        "tanh" => Func::Tanh,
+        "ln" => Func::Ln,
+        "exp" => Func::Exp,
+        _ => return None,
+    })
+}
+
+const GREEK: &[&str] = &[
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
+];
+
+/// Commands whose single argument is kept as it is (`\mathbf{v}`, `\overline{AB}`).
+const TRANSPARENT: &[&str] = &[
+    "mathbf",
+    "boldsymbol",
+    "vec",
+    "overline",
+    "mathit",
+    "bar",
+    "hat",
+    "mathbb",
+    "operatorname",
+];
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn eat(&mut self, t: &Tok) -> bool {
+        if self.peek() == Some(t) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, t: &Tok) -> Option<()> {
+        self.eat(t).then_some(())
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    fn starts_factor(&self) -> bool {
+        matches!(
+            self.peek(),
+            Some(Tok::Num(_) | Tok::Letter(_) | Tok::LParen | Tok::LBrace | Tok::Cmd(_))
+        ) && !matches!(self.peek(), Some(Tok::Cmd(c)) if c == "end")
+    }
+
+    /// Comma-separated items up to (not including) a closing token or the end.
+    fn items(&mut self) -> Option<Vec<Expr>> {
+        let mut items = vec![self.relation()?];
+        while self.eat(&Tok::Comma) {
+            items.push(self.relation()?);
+        }
+        Some(items)
+    }
+
+    fn list(&mut self) -> Option<Expr> {
+        let mut items = self.items()?;
+        Some(if items.len() == 1 {
+            items.pop()?
+        } else {
+            Expr::Seq(items, ' ', ' ')
+        })
+    }
+
+    fn relation(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let lhs = self.union()?;
+        let out = if matches!(self.peek(), Some(Tok::Eq | Tok::In)) {
+            self.pos += 1;
+            let mut rhs = self.union()?;
+            while self.eat(&Tok::Eq) {
+                rhs = self.union()?;
+            }
+            Expr::Eq(Box::new(lhs), Box::new(rhs))
+        } else {
+            lhs
+        };
+        self.depth -= 1;
+        Some(out)
+    }
+
+    fn union(&mut self) -> Option<Expr> {
+        let mut parts = vec![self.sum()?];
+        while self.eat(&Tok::Cup) {
+            parts.push(self.sum()?);
+        }
+        Some(if parts.len() == 1 {
+            parts.pop()?
+        } else {
+            Expr::Union(parts)
+        })
+    }
+
+    fn sum(&mut self) -> Option<Expr> {
+        let mut acc = self.term()?;
+        loop {
+            acc = match self.peek() {
+                Some(Tok::Plus) => {
+                    self.pos += 1;
+                    add(acc, self.term()?)
+                }
+                Some(Tok::Minus) => {
+                    self.pos += 1;
+                    add(acc, Expr::Neg(Box::new(self.term()?)))
+                }
+                Some(Tok::Pm | Tok::Mp) => {
+                    self.pos += 1;
+                    Expr::PlusMinus(Box::new(acc), Box::new(self.term()?))
+                }
+                _ => return Some(acc),
+            };
+        }
+    }
+
+    fn term(&mut self) -> Option<Expr> {
+        let mut acc = self.unary()?;
+        loop {
+            acc = match self.peek() {
+                Some(Tok::Times) => {
+                    self.pos += 1;
+                    mul(acc, self.unary()?)
+                }
+                Some(Tok::Slash) => {
+                    self.pos += 1;
+                    Expr::Div(Box::new(acc), Box::new(self.unary()?))
+                }
+                _ if self.starts_factor() => {
+                    let frac = matches!(self.peek(), Some(Tok::Cmd(c)) if c == "frac");
+                    let rhs = self.power()?;
+                    // `1\frac{4}{5}` is the mixed number 1 + 4/5, not a product.
+                    match &rhs {
+                        Expr::Div(n, d) if frac && is_int(&acc) && is_int(n) && is_int(d) => {
+                            add(acc, rhs)
+                        }
+                        _ => mul(acc, rhs),
+                    }
+                }
+                _ => return Some(acc),
+            };
+        }
+    }
+
+    fn unary(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let out = match self.peek() {
+            Some(Tok::Minus) => {
+                self.pos += 1;
+                Expr::Neg(Box::new(self.unary()?))
+            }
+            Some(Tok::Plus) => {
+                self.pos += 1;
+                self.unary()?
+            }
+            Some(Tok::Pm | Tok::Mp) => {
+                self.pos += 1;
+                Expr::PlusMinus(Box::new(Expr::Num("0".into())), Box::new(self.unary()?))
+            }
+            _ => self.power()?,
+        };
+        self.depth -= 1;
+        Some(out)
+    }
+
+    fn power(&mut self) -> Option<Expr> {
+        let mut base = self.atom()?;
+        while self.eat(&Tok::Bang) {
+            base = Expr::Fact(Box::new(base));
+        }
+        if self.eat(&Tok::Caret) {
+            let exp = self.script()?;
+            base = Expr::Pow(Box::new(base), Box::new(exp));
+        }
+        Some(base)
+    }
+
+    /// A LaTeX argument: a `{…}` group or a single token (`\frac12`: the digit `1`, then `2`).
+    fn script(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let out = match self.peek()?.clone() {
+            Tok::LBrace => {
+                self.pos += 1;
+                let e = self.list()?;
+                self.expect(&Tok::RBrace)?;
+                e
+            }
+            Tok::Minus => {
+                self.pos += 1;
+                Expr::Neg(Box::new(self.script()?))
+            }
+            Tok::Num(s) => {
+                let first = s.chars().next()?;
+                if s.len() > 1 && first != '.' {
+                    self.toks[self.pos] = Tok::Num(s[1..].to_string());
+                } else {
+                    self.pos += 1;
+                }
+                Expr::Num(if first == '.' { s } else { first.to_string() })
+            }
+            Tok::Letter(c) => {
+                self.pos += 1;
+                Expr::Sym(c.to_string())
+            }
+            Tok::Cmd(_) => self.atom()?,
+            _ => return None,
+        };
+        self.depth -= 1;
+        Some(out)
+    }
+
+    /// The text of a subscript (`_1`, `_{10}`, `_n`), for variable names.
+    fn subscript(&mut self) -> Option<String> {
+        match self.next()? {
+            Tok::Num(s) => {
+                let first = s.chars().next()?;
+                if s.len() > 1 {
+                    self.pos -= 1;
+                    self.toks[self.pos] = Tok::Num(s[1..].to_string());
+                }
+                Some(first.to_string())
+            }
+            Tok::Letter(c) => Some(c.to_string()),
+            Tok::LBrace => {
+                let mut name = String::new();
+                loop {
+                    match self.next()? {
+                        Tok::RBrace => return Some(name),
+                        Tok::Num(s) => name.push_str(&s),
+                        Tok::Letter(c) => name.push(c),
+                        Tok::Cmd(c) => name.push_str(&c),
+                        _ => name.push('?'),
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn atom(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let out = match self.next()? {
+            Tok::Num(s) => {
+                // `52_8`: a numeral with its base; the digits are the answer.
+                if self.eat(&Tok::Under) {
+                    self.subscript()?;
+                }
+                Expr::Num(s)
+            }
+            Tok::Letter(c) => {
+                let mut name = c.to_string();
+                if self.eat(&Tok::Under) {
+                    name = format!("{c}_{}", self.subscript()?);
+                }
+                Expr::Sym(name)
+            }
+            open @ (Tok::LParen | Tok::LBrack) => {
+                let mut items = self.items()?;
+                let o = if open == Tok::LParen { '(' } else { '[' };
+                let c = match self.next()? {
+                    Tok::RParen => ')',
+                    Tok::RBrack => ']',
+                    _ => return None,
+                };
+                if items.len() == 1 && (o, c) != ('[', ')') && (o, c) != ('(', ']') {
+                    items.pop()?
+                } else {
+                    Expr::Seq(items, o, c)
+                }
+            }
+            Tok::LBrace => {
+                let e = self.list()?;
+                self.expect(&Tok::RBrace)?;
+                e
+            }
+            Tok::LSet => {
+                let items = if self.peek() == Some(&Tok::RSet) {
+                    Vec::new()
+                } else {
+                    self.items()?
+                };
+                self.expect(&Tok::RSet)?;
+                Expr::Seq(items, '{', '}')
+            }
+            Tok::LAngle => {
+                let items = self.items()?;
+                self.expect(&Tok::RAngle)?;
+                Expr::Seq(items, '<', '>')
+            }
+            Tok::Pipe => {
+                let e = self.sum()?;
+                self.expect(&Tok::Pipe)?;
+                Expr::Abs(Box::new(e))
+            }
+            Tok::Cmd(name) => self.command(&name)?,
+            _ => return None,
+        };
+        self.depth -= 1;
+        Some(out)
+    }
+
+    fn command(&mut self, name: &str) -> Option<Expr> {
+        Some(match name {
+            "frac" => {
+                let n = self.script()?;
+                let d = self.script()?;
+                Expr::Div(Box::new(n), Box::new(d))
+            }
+            "sqrt" => {
+                let index = if self.eat(&Tok::LBrack) {
+                    let e = self.sum()?;
+                    self.expect(&Tok::RBrack)?;
+                    e
+                } else {
+                    Expr::Num("2".into())
+                };
+                Expr::Root(Box::new(index), Box::new(self.script()?))
+            }
+            "binom" => {
+                let n = self.script()?;
+                let k = self.script()?;
+                Expr::Binom(Box::new(n), Box::new(k))
+            }
+            "pi" => Expr::Pi,
+            "infty" | "infin" => Expr::Inf,
+            "log" | "lg" => {
+                let pow = if self.eat(&Tok::Caret) {
+                    Some(self.script()?)
+                } else {
+                    None
+                };
+                let base = if self.eat(&Tok::Under) {
+                    Some(Box::new(self.script()?))
+                } else {
+                    None
+                };
+                let base = if name == "lg" {
+                    Some(Box::new(Expr::Num("10".into())))
+                } else {
+                    base
+                };
+                self.apply(Box::new(move |arg| Expr::Log(base, Box::new(arg))), pow)?
+            }
+            "begin" => self.matrix()?,
+            _ if TRANSPARENT.contains(&name) => self.script()?,
+            _ if GREEK.contains(&name) => Expr::Sym(format!("\\{name}")),
+            _ => {
+                let f = func(name)?;
+                let pow = if self.eat(&Tok::Caret) {
+                    Some(self.script()?)
+                } else {
+                    None
+                };
+                self.apply(Box::new(move |arg| Expr::Func(f, Box::new(arg))), pow)?
+            }
+        })
+    }
+
+    /// Applies a function to its argument: a bracketed group, or the implicit product that follows
+    /// (`\sin 2x`), stopping at the next function; `\sin^2 x` squares the result.
+    fn apply(&mut self, build: Box<dyn FnOnce(Expr) -> Expr>, pow: Option<Expr>) -> Option<Expr> {
+        let arg = match self.peek() {
+            Some(Tok::LParen | Tok::LBrace) => self.power()?,
+            _ => {
+                let mut arg = self.power()?;
+                while self.starts_factor()
+                    && !matches!(self.peek(), Some(Tok::Cmd(c)) if func(c).is_some() || c == "log")
+                {
+                    arg = mul(arg, self.power()?);
+                }
+                arg
+            }
+        };
+        let applied = build(arg);
+        Some(match pow {
+            Some(p) => Expr::Pow(Box::new(applied), Box::new(p)),
+            None => applied,
+        })
+    }
+
+    /// `\begin{pmatrix} a & b \\ c & d \end{pmatrix}` (any matrix environment).
+    fn matrix(&mut self) -> Option<Expr> {
+        self.environment_name()?;
+        let mut rows = Vec::new();
+        loop {
+            let mut cells = vec![self.sum()?];
+            while self.eat(&Tok::Amp) {
+                cells.push(self.sum()?);
+            }
+            rows.push(cells);
+            if !self.eat(&Tok::RowSep) || matches!(self.peek(), Some(Tok::Cmd(c)) if c == "end") {
+                break;
+            }
+        }
+        match self.next()? {
+            Tok::Cmd(c) if c == "end" => {}
+            _ => return None,
+        }
+        self.environment_name()?;
+        Some(Expr::Matrix(rows))
+    }
+
+    fn environment_name(&mut self) -> Option<String> {
+        self.expect(&Tok::LBrace)?;
+        let mut name = String::new();
+        loop {
+            match self.next()? {
+                Tok::Letter(c) => name.push(c),
+                Tok::Times => name.push('*'),
+                Tok::RBrace => return name.ends_with("matrix").then_some(name),
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(s: &str) -> Expr {
+        Expr::Num(s.into())
+    }
+
+    #[test]
+    fn fractions_and_mixed_numbers() {
+        assert_eq!(
+            parse(r"\frac43"),
+            Some(Expr::Div(Box::new(num("4")), Box::new(num("3"))))
+        );
+        assert_eq!(
+            parse(r"1\frac{4}{5}"),
+            Some(Expr::Add(vec![
+                num("1"),
+                Expr::Div(Box::new(num("4")), Box::new(num("5")))
+            ]))
+        );
+        assert!(matches!(parse(r"(3,4]"), Some(Expr::Seq(v, '(', ']')) if v.len() == 2));
+        assert!(matches!(parse(r"x \in [-2,7]"), Some(Expr::Eq(..))));
+        assert!(
+            matches!(parse(r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}"), Some(Expr::Matrix(r)) if r.len() == 2)
+        );
+        assert!(parse(&"(".repeat(500)).is_none());
+        assert!(parse("1 +").is_none());
+    }
+}
