@@ -9,6 +9,7 @@ files (including the backspace defect in `\\boxed`). Run with pyarrow installed:
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 SRC = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/benchmarks")
@@ -30,3 +31,11 @@ if __name__ == "__main__":
     math = [i for i, a in enumerate(valid) if a == "math"][:2]
     take("valid.parquet", qa + math, "valid_tiny.parquet", compliant=True)
     take("hard_search_1k.parquet", [0, 1, 2], "hard_search_tiny.parquet", compliant=False)
+    # Malformed files for the error tests: an unknown role in row 1, and no `reward_model` column.
+    msgs = [[{"role": "user", "content": "q0"}], [{"role": "robot", "content": "q1"}]]
+    pq.write_table(
+        pa.table({"data_source": ["x", "x"], "prompt": msgs, "reward_model": [{"ground_truth": "a"}, {"ground_truth": "b"}]}),
+        OUT / "bad_role.parquet",
+    )
+    pq.write_table(pa.table({"data_source": ["x"], "prompt": msgs[:1]}), OUT / "no_reward_model.parquet")
+    print("bad_role.parquet, no_reward_model.parquet: malformed on purpose")

@@ -293,3 +293,23 @@ fn corrupt_parquet_names_the_file() {
         .unwrap_or_default();
     assert!(msg.contains("broken.parquet"), "{msg}");
 }
+
+#[test]
+fn malformed_parquet_rows_name_row_and_field() {
+    let msg = load_verl_parquet(&fixtures().join("rl/bad_role.parquet"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("bad_role.parquet: row 1: field `prompt[0].role`: unknown role `robot`"),
+        "{msg}"
+    );
+    let msg = load_verl_parquet(&fixtures().join("rl/no_reward_model.parquet"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("no_reward_model.parquet: row 0: missing field `reward_model`"),
+        "{msg}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::parse::{Expr, Func};
+use super::expr::{Expr, Func};
 
 /// A reduced fraction `n / d` with `d > 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ impl Rat {
 /// overflow or division by zero.
 pub(crate) fn exact(e: &Expr) -> Option<Rat> {
     match e {
-        Expr::Num(s) => Rat::parse_decimal(s),
+        Expr::Num(s) | Expr::Based(s, _) => Rat::parse_decimal(s),
         Expr::Neg(a) => exact(a)?.neg(),
         Expr::Add(v) => v.iter().try_fold(Rat::int(0), |acc, x| acc.add(exact(x)?)),
         Expr::Mul(v) => v.iter().try_fold(Rat::int(1), |acc, x| acc.mul(exact(x)?)),
@@ -174,7 +174,7 @@ fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             v.iter().for_each(|x| visit(x, f))
         }
         Expr::Matrix(rows) => rows.iter().flatten().for_each(|x| visit(x, f)),
-        Expr::Num(_) | Expr::Sym(_) | Expr::Pi | Expr::Inf | Expr::Text(_) => {}
+        Expr::Num(_) | Expr::Based(..) | Expr::Sym(_) | Expr::Pi | Expr::Inf | Expr::Text(_) => {}
     }
 }
 
@@ -183,7 +183,9 @@ fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 pub(crate) fn float(e: &Expr, env: &dyn Fn(&str) -> f64) -> f64 {
     let f = |x: &Expr| float(x, env);
     match e {
-        Expr::Num(s) => exact(e).map_or_else(|| s.parse().unwrap_or(f64::NAN), to_f64),
+        Expr::Num(s) | Expr::Based(s, _) => {
+            exact(e).map_or_else(|| s.parse().unwrap_or(f64::NAN), to_f64)
+        }
         Expr::Sym(s) => env(s),
         Expr::Pi => std::f64::consts::PI,
         Expr::Inf => f64::INFINITY,

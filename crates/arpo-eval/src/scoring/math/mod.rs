@@ -8,9 +8,12 @@
 //! a constant factor — and scalars by value: exactly with rationals when both are number-only,
 //! otherwise in f64 at several variable assignments with a relative tolerance of 1e-9. A side
 //! written with a decimal point may be rounded: it also matches at 6 decimals (as math-verify's
-//! `float_rounding=6`). A trailing `%` makes `x` match both `x` and `x/100`.
+//! `float_rounding=6`) unless both sides are decimals. A trailing `%` makes `x` match both `x`
+//! and `x/100`. A numeral with a base (`52_8`) matches the same digits in the same base, or the
+//! bare digits.
 
 mod eval;
+mod expr;
 mod lex;
 mod parse;
 mod prep;
@@ -18,7 +21,8 @@ mod prep;
 use std::collections::BTreeSet;
 
 use eval::{exact, float, has_decimal, symbols};
-use parse::{parse, Expr};
+use expr::Expr;
+use parse::parse;
 use prep::{prepare, Prepared};
 
 /// Whether `pred` and `gold` denote the same mathematical answer.
@@ -67,7 +71,9 @@ fn to_expr(s: &str) -> Option<Expr> {
     let has_word = chars
         .windows(2)
         .any(|w| w[0].is_alphabetic() && w[1].is_alphabetic());
+    // A leading sign or bracket makes it an expression (`-\text{x}` is not the word `x`).
     let plain = has_word
+        && chars.first().is_some_and(|c| c.is_alphabetic())
         && !s.contains('\\')
         && chars
             .iter()
@@ -141,6 +147,9 @@ fn equiv(a: &Expr, b: &Expr, depth: usize) -> bool {
         }
         (Expr::Matrix(_) | Expr::Union(_), _) | (_, Expr::Matrix(_) | Expr::Union(_)) => false,
         (Expr::Sym(x), Expr::Sym(y)) => x.eq_ignore_ascii_case(y),
+        // Numerals in a stated base: same digits in the same base. A bare number matches the
+        // digits (the question already names the base).
+        (Expr::Based(d1, b1), Expr::Based(d2, b2)) => d1 == d2 && b1 == b2,
         _ => numbers_equal(&a, &b),
     }
 }
@@ -276,7 +285,8 @@ fn close(x: f64, y: f64, rounded: bool) -> bool {
 }
 
 fn numbers_equal(a: &Expr, b: &Expr) -> bool {
-    let rounded = has_decimal(a) || has_decimal(b);
+    // A decimal may be a rounded value of the other side; two decimals compare as written.
+    let rounded = has_decimal(a) != has_decimal(b);
     if let (Some(x), Some(y)) = (exact(a), exact(b)) {
         if x == y || !rounded {
             return x == y;

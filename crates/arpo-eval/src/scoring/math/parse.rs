@@ -2,60 +2,8 @@
 //! (explicit and implicit), fractions, roots, powers, functions, `±`, tuples, intervals, sets,
 //! unions, matrices and equations. Depth-limited, so hostile input cannot overflow the stack.
 
+use super::expr::{add, func, is_int, mul, Expr, GREEK, TRANSPARENT};
 use super::lex::{lex, Tok};
-
-/// Elementary functions of one argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Func {
-    Sin,
-    Cos,
-    Tan,
-    Cot,
-    Sec,
-    Csc,
-    Asin,
-    Acos,
-    Atan,
-    Sinh,
-    Cosh,
-    Tanh,
-    Ln,
-    Exp,
-}
-
-/// A parsed answer.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Expr {
-    /// A decimal literal as written (`12`, `0.5`).
-    Num(String),
-    /// A variable (`x`, `a_1`, `\alpha`).
-    Sym(String),
-    Pi,
-    Inf,
-    Neg(Box<Expr>),
-    Add(Vec<Expr>),
-    Mul(Vec<Expr>),
-    Div(Box<Expr>, Box<Expr>),
-    Pow(Box<Expr>, Box<Expr>),
-    /// `Root(index, radicand)`.
-    Root(Box<Expr>, Box<Expr>),
-    Func(Func, Box<Expr>),
-    /// `Log(base, argument)`; no base is the natural logarithm.
-    Log(Option<Box<Expr>>, Box<Expr>),
-    Fact(Box<Expr>),
-    Binom(Box<Expr>, Box<Expr>),
-    Abs(Box<Expr>),
-    /// `a ± b`: the two values `a + b` and `a - b`.
-    PlusMinus(Box<Expr>, Box<Expr>),
-    /// A bracketed or bare comma list with its opening and closing delimiters (`' '` for a bare
-    /// top-level list, `{` `}` for a set, `(` `]` for a half-open interval).
-    Seq(Vec<Expr>, char, char),
-    Matrix(Vec<Vec<Expr>>),
-    Union(Vec<Expr>),
-    Eq(Box<Expr>, Box<Expr>),
-    /// A plain-text answer (`Evelyn`, `east`).
-    Text(String),
-}
 
 const MAX_DEPTH: usize = 64;
 
@@ -79,100 +27,6 @@ struct Parser {
     pos: usize,
     depth: usize,
 }
-
-fn add(a: Expr, b: Expr) -> Expr {
-    match a {
-        Expr::Add(mut v) => {
-            v.push(b);
-            Expr::Add(v)
-        }
-        a => Expr::Add(vec![a, b]),
-    }
-}
-
-fn mul(a: Expr, b: Expr) -> Expr {
-    match a {
-        Expr::Mul(mut v) => {
-            v.push(b);
-            Expr::Mul(v)
-        }
-        a => Expr::Mul(vec![a, b]),
-    }
-}
-
-fn is_int(e: &Expr) -> bool {
-    matches!(e, Expr::Num(s) if !s.contains('.'))
-}
-
-fn func(name: &str) -> Option<Func> {
-    Some(match name {
-        "sin" => Func::Sin,
-        "cos" => Func::Cos,
-        "tan" => Func::Tan,
-        "cot" => Func::Cot,
-        "sec" => Func::Sec,
-        "csc" => Func::Csc,
-        "arcsin" => Func::Asin,
-        "arccos" => Func::Acos,
-        "arctan" => Func::Atan,
-        "sinh" => Func::Sinh,
-        "cosh" => Func::Cosh,
-        "tanh" => Func::Tanh,
-        "ln" => Func::Ln,
-        "exp" => Func::Exp,
-        _ => return None,
-    })
-}
-
-const GREEK: &[&str] = &[
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "varepsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "vartheta",
-    "iota",
-    "kappa",
-    "lambda",
-    "mu",
-    "nu",
-    "xi",
-    "rho",
-    "sigma",
-    "tau",
-    "upsilon",
-    "phi",
-    "varphi",
-    "chi",
-    "psi",
-    "omega",
-    "Gamma",
-    "Delta",
-    "Theta",
-    "Lambda",
-    "Xi",
-    "Sigma",
-    "Phi",
-    "Psi",
-    "Omega",
-];
-
-/// Commands whose single argument is kept as it is (`\mathbf{v}`, `\overline{AB}`).
-const TRANSPARENT: &[&str] = &[
-    "mathbf",
-    "boldsymbol",
-    "vec",
-    "overline",
-    "mathit",
-    "bar",
-    "hat",
-    "mathbb",
-    "operatorname",
-];
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -405,11 +259,12 @@ impl Parser {
         self.enter()?;
         let out = match self.next()? {
             Tok::Num(s) => {
-                // `52_8`: a numeral with its base; the digits are the answer.
+                // `52_8`: a numeral with its base.
                 if self.eat(&Tok::Under) {
-                    self.subscript()?;
+                    Expr::Based(s, self.subscript()?)
+                } else {
+                    Expr::Num(s)
                 }
-                Expr::Num(s)
             }
             Tok::Letter(c) => {
                 let mut name = c.to_string();
