@@ -170,6 +170,11 @@ HAND = [
     ("e^{i\\pi}", "-1", True),
     ("\\log_2 8", "3", True),
     ("\\sin^2 x + \\cos^2 x", "1", True),
+    ("x > 2", "2 < x", True),
+    ("x > 2", "x \\geq 2", False),
+    ("3:1", "6:2", True),
+    ("C: 7", "C", True),
+    ("\\max(1, 3)", "3", True),
 ]
 
 

@@ -170,9 +170,14 @@ fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             visit(a, f);
             visit(b, f);
         }
-        Expr::Add(v) | Expr::Mul(v) | Expr::Seq(v, _, _) | Expr::Union(v) => {
-            v.iter().for_each(|x| visit(x, f))
-        }
+        Expr::Add(v)
+        | Expr::Mul(v)
+        | Expr::Seq(v, _, _)
+        | Expr::Union(v)
+        | Expr::Rel(v, _)
+        | Expr::Ratio(v)
+        | Expr::Extremum(_, v) => v.iter().for_each(|x| visit(x, f)),
+        Expr::Choice(_, a) => visit(a, f),
         Expr::Matrix(rows) => rows.iter().flatten().for_each(|x| visit(x, f)),
         Expr::Num(_) | Expr::Based(..) | Expr::Sym(_) | Expr::Pi | Expr::Inf | Expr::Text(_) => {}
     }
@@ -219,6 +224,8 @@ pub(crate) fn float(e: &Expr, env: &dyn Fn(&str) -> f64) -> f64 {
                 Func::Tanh => x.tanh(),
                 Func::Ln => x.ln(),
                 Func::Exp => x.exp(),
+                Func::Floor => x.floor(),
+                Func::Ceil => x.ceil(),
             }
         }
         Expr::Log(base, a) => match base {
@@ -244,7 +251,18 @@ pub(crate) fn float(e: &Expr, env: &dyn Fn(&str) -> f64) -> f64 {
             }
         }
         Expr::Abs(a) => f(a).abs(),
-        Expr::PlusMinus(..)
+        Expr::Extremum(max, v) => {
+            let xs = v.iter().map(f);
+            if *max {
+                xs.fold(f64::NEG_INFINITY, f64::max)
+            } else {
+                xs.fold(f64::INFINITY, f64::min)
+            }
+        }
+        Expr::Rel(..)
+        | Expr::Ratio(_)
+        | Expr::Choice(..)
+        | Expr::PlusMinus(..)
         | Expr::Seq(..)
         | Expr::Matrix(_)
         | Expr::Union(_)

@@ -17,6 +17,18 @@ pub(crate) enum Func {
     Tanh,
     Ln,
     Exp,
+    Floor,
+    Ceil,
+}
+
+/// A comparison in a chain of inequalities; `>` and `≥` chains are stored reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RelOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Ne,
 }
 
 /// A parsed answer.
@@ -51,6 +63,14 @@ pub(crate) enum Expr {
     Matrix(Vec<Vec<Expr>>),
     Union(Vec<Expr>),
     Eq(Box<Expr>, Box<Expr>),
+    /// A chain of inequalities `e0 op0 e1 op1 e2 …`.
+    Rel(Vec<Expr>, Vec<RelOp>),
+    /// A ratio `a : b : c`.
+    Ratio(Vec<Expr>),
+    /// `max` (true) or `min` (false) of its arguments.
+    Extremum(bool, Vec<Expr>),
+    /// A multiple-choice answer with its value (`C: 7`).
+    Choice(char, Box<Expr>),
     /// A plain-text answer (`Evelyn`, `east`).
     Text(String),
 }

@@ -47,6 +47,22 @@ pub(crate) enum Tok {
     Pipe,
     /// `&` (matrix column separator)
     Amp,
+    /// `:`, `\colon` (ratios)
+    Colon,
+    /// `<`, `\lt`
+    Lt,
+    /// `>`, `\gt`
+    Gt,
+    /// `\le`, `\leq`, `\leqslant`
+    Le,
+    /// `\ge`, `\geq`, `\geqslant`
+    Ge,
+    /// `\ne`, `\neq`
+    Ne,
+    LFloor,
+    RFloor,
+    LCeil,
+    RCeil,
     /// `\\` (matrix row separator)
     RowSep,
 }
@@ -99,7 +115,18 @@ pub(crate) fn lex(s: &str) -> Option<Vec<Tok>> {
                     "langle" => Tok::LAngle,
                     "rangle" => Tok::RAngle,
                     "vert" | "lvert" | "rvert" | "mid" => Tok::Pipe,
-                    "left" | "right" | "quad" | "qquad" | "displaystyle" | "limits" => continue,
+                    "colon" => Tok::Colon,
+                    "lt" => Tok::Lt,
+                    "gt" => Tok::Gt,
+                    "le" | "leq" | "leqslant" => Tok::Le,
+                    "ge" | "geq" | "geqslant" => Tok::Ge,
+                    "ne" | "neq" => Tok::Ne,
+                    "lfloor" => Tok::LFloor,
+                    "rfloor" => Tok::RFloor,
+                    "lceil" => Tok::LCeil,
+                    "rceil" => Tok::RCeil,
+                    "left" | "right" | "quad" | "qquad" | "displaystyle" | "limits"
+                    | "thinspace" => continue,
                     _ => Tok::Cmd(name),
                 };
                 push(&mut toks, &mut depth, tok);
@@ -127,6 +154,9 @@ pub(crate) fn lex(s: &str) -> Option<Vec<Tok>> {
                     '=' => Tok::Eq,
                     '|' => Tok::Pipe,
                     '&' => Tok::Amp,
+                    ':' => Tok::Colon,
+                    '<' => Tok::Lt,
+                    '>' => Tok::Gt,
                     _ => return None,
                 };
                 push(&mut toks, &mut depth, tok);
@@ -190,6 +220,6 @@ mod tests {
             Some(vec![Tok::Num("1".into()), Tok::Comma, Tok::Num("2".into())])
         );
         assert_eq!(lex(".5"), Some(vec![Tok::Num(".5".into())]));
-        assert_eq!(lex("x < 1"), None);
+        assert_eq!(lex("x ? 1"), None);
     }
 }

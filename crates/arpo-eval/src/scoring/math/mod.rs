@@ -5,13 +5,15 @@
 //! parsed and compared structurally — text case-insensitively, tuples and intervals element by
 //! element (interval brackets must match), sets, bare lists, `±` alternatives and unions as
 //! unordered collections, matrices cell by cell, `x = 5` by its right-hand side, equations up to
-//! a constant factor — and scalars by value: exactly with rationals when both are number-only,
-//! otherwise in f64 at several variable assignments with a relative tolerance of 1e-9. A side
-//! written with a decimal point may be rounded: it also matches at 6 decimals (as math-verify's
-//! `float_rounding=6`) unless both sides are decimals. A trailing `%` makes `x` match both `x`
-//! and `x/100`. A numeral with a base (`52_8`) matches the same digits in the same base, or the
-//! bare digits.
+//! a constant factor, inequality chains side by side (`a > b` read as `b < a`), ratios up to a
+//! common factor, a multiple-choice `C: 7` by its letter or its value — and scalars by value:
+//! exactly with rationals when both are number-only, otherwise in f64 at several variable
+//! assignments with a relative tolerance of 1e-9. A side written with a decimal point may be
+//! rounded: it also matches at 6 decimals (as math-verify's `float_rounding=6`) unless both sides
+//! are decimals. A trailing `%` makes `x` match both `x` and `x/100`. A numeral with a base
+//! (`52_8`) matches the same digits in the same base, or the bare digits.
 
+mod commands;
 mod eval;
 mod expr;
 mod lex;
@@ -81,6 +83,18 @@ fn to_expr(s: &str) -> Option<Expr> {
     if plain {
         return Some(Expr::Text(s.to_string()));
     }
+    // `C: 7`, `B. (1, 4)`: a multiple-choice letter with its value.
+    if let [letter @ 'A'..='H', rest @ ..] = chars.as_slice() {
+        let rest: String = rest.iter().collect();
+        if let Some(value) = rest
+            .trim_start()
+            .strip_prefix([':', '.', '\u{ff1a}', '\u{ff0e}'])
+        {
+            if !value.trim().is_empty() {
+                return Some(Expr::Choice(*letter, Box::new(to_expr(value.trim())?)));
+            }
+        }
+    }
     parse(s)
 }
 
@@ -101,6 +115,11 @@ fn equiv(a: &Expr, b: &Expr, depth: usize) -> bool {
     let (a, b) = (as_collection(a), as_collection(b));
     let d = depth + 1;
     match (&a, &b) {
+        (Expr::Choice(l1, v1), Expr::Choice(l2, v2)) => l1 == l2 || equiv(v1, v2, d),
+        (Expr::Choice(l, v), other) | (other, Expr::Choice(l, v)) => match other {
+            Expr::Sym(s) if s.chars().count() == 1 => s.eq_ignore_ascii_case(&l.to_string()),
+            _ => equiv(v, other, d),
+        },
         (Expr::Text(x), Expr::Text(y)) => norm_text(x) == norm_text(y),
         (Expr::Text(x), Expr::Sym(y)) | (Expr::Sym(y), Expr::Text(x)) => {
             norm_text(x) == norm_text(y)
@@ -114,6 +133,16 @@ fn equiv(a: &Expr, b: &Expr, depth: usize) -> bool {
         // `x = 5` answers 5.
         (Expr::Eq(_, r), other) | (other, Expr::Eq(_, r)) => equiv(r, other, d),
         (Expr::Union(xs), Expr::Union(ys)) => unordered(xs, ys, d),
+        (Expr::Rel(s1, o1), Expr::Rel(s2, o2)) => {
+            o1 == o2 && s1.len() == s2.len() && s1.iter().zip(s2).all(|(x, y)| equiv(x, y, d))
+        }
+        (Expr::Ratio(xs), Expr::Ratio(ys)) => xs.len() == ys.len() && proportional(xs, ys),
+        // `3:2` answers `\frac{3}{2}`.
+        (Expr::Ratio(xs), other) | (other, Expr::Ratio(xs)) if xs.len() == 2 => numbers_equal(
+            &Expr::Div(Box::new(xs[0].clone()), Box::new(xs[1].clone())),
+            other,
+        ),
+        (Expr::Rel(..) | Expr::Ratio(_), _) | (_, Expr::Rel(..) | Expr::Ratio(_)) => false,
         (Expr::Matrix(m1), Expr::Matrix(m2)) => {
             m1.len() == m2.len()
                 && m1.iter().zip(m2).all(|(r1, r2)| {
@@ -180,9 +209,14 @@ fn as_collection(e: &Expr) -> Expr {
         Expr::Seq(items, o, c) if unordered_kind(*o) && items.iter().any(has_pm) => {
             Expr::Seq(items.iter().flat_map(alternatives).collect(), *o, *c)
         }
-        Expr::Seq(..) | Expr::Matrix(_) | Expr::Union(_) | Expr::Eq(..) | Expr::Text(_) => {
-            e.clone()
-        }
+        Expr::Seq(..)
+        | Expr::Matrix(_)
+        | Expr::Union(_)
+        | Expr::Eq(..)
+        | Expr::Text(_)
+        | Expr::Rel(..)
+        | Expr::Ratio(_)
+        | Expr::Choice(..) => e.clone(),
         _ if has_pm(e) => Expr::Seq(alternatives(e), ' ', ' '),
         _ => e.clone(),
     }
@@ -311,6 +345,15 @@ fn numbers_equal(a: &Expr, b: &Expr) -> bool {
     compared > 0
 }
 
+/// `a0 : a1 : …` and `b0 : b1 : …` are the same ratio: `a_i b_0 = b_i a_0` for every part.
+fn proportional(xs: &[Expr], ys: &[Expr]) -> bool {
+    let cross = |x: &Expr, y: &Expr| Expr::Mul(vec![x.clone(), y.clone()]);
+    xs.iter()
+        .zip(ys)
+        .skip(1)
+        .all(|(x, y)| numbers_equal(&cross(x, &ys[0]), &cross(y, &xs[0])))
+}
+
 /// `l1 = r1` and `l2 = r2` describe the same relation: `l1 - r1 = c (l2 - r2)` for a constant
 /// `c ≠ 0` at every evaluation point.
 fn equations_equiv(l1: &Expr, r1: &Expr, l2: &Expr, r2: &Expr) -> bool {
@@ -376,6 +419,16 @@ mod tests {
                 r"\begin{pmatrix} \frac15 \\ -\frac{18}{5} \end{pmatrix}",
             ),
             ("0.333333", r"\frac13"),
+            ("C: 7", "C"),
+            ("C: 7", "7"),
+            ("x > 2", "2 < x"),
+            (r"0 \leq m < 1", r"0\le m<1"),
+            ("3:1", "6:2"),
+            ("3:2", r"\frac32"),
+            (r"\max(1, 3)", "3"),
+            (r"\lfloor 2.5 \rfloor", "2"),
+            ("12,", "12"),
+            (r"a\_n", "a_n"),
         ] {
             assert!(math_equal(p, g), "{p} == {g}");
         }
@@ -395,6 +448,12 @@ mod tests {
             ("", ""),
             ("east", "west"),
             (r"3\sqrt{13}", r"3\sqrt{12}"),
+            ("x > 2", r"x \geq 2"),
+            ("x > 2", "x < 2"),
+            ("C: 7", "D"),
+            ("3:1", "1:3"),
+            ("52_8", "52_9"),
+            ("0.0000672", "0.0000673"),
         ] {
             assert!(!math_equal(p, g), "{p} != {g}");
         }

@@ -2,7 +2,7 @@
 //! (explicit and implicit), fractions, roots, powers, functions, `±`, tuples, intervals, sets,
 //! unions, matrices and equations. Depth-limited, so hostile input cannot overflow the stack.
 
-use super::expr::{add, func, is_int, mul, Expr, GREEK, TRANSPARENT};
+use super::expr::{add, is_int, mul, Expr, Func, RelOp};
 use super::lex::{lex, Tok};
 
 const MAX_DEPTH: usize = 64;
@@ -22,24 +22,24 @@ pub(crate) fn parse(s: &str) -> Option<Expr> {
     (p.pos == p.toks.len()).then_some(e)
 }
 
-struct Parser {
+pub(super) struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     depth: usize,
 }
 
 impl Parser {
-    fn peek(&self) -> Option<&Tok> {
+    pub(super) fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
     }
 
-    fn next(&mut self) -> Option<Tok> {
+    pub(super) fn next(&mut self) -> Option<Tok> {
         let t = self.toks.get(self.pos).cloned();
         self.pos += 1;
         t
     }
 
-    fn eat(&mut self, t: &Tok) -> bool {
+    pub(super) fn eat(&mut self, t: &Tok) -> bool {
         if self.peek() == Some(t) {
             self.pos += 1;
             true
@@ -48,7 +48,7 @@ impl Parser {
         }
     }
 
-    fn expect(&mut self, t: &Tok) -> Option<()> {
+    pub(super) fn expect(&mut self, t: &Tok) -> Option<()> {
         self.eat(t).then_some(())
     }
 
@@ -57,7 +57,7 @@ impl Parser {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    fn starts_factor(&self) -> bool {
+    pub(super) fn starts_factor(&self) -> bool {
         matches!(
             self.peek(),
             Some(Tok::Num(_) | Tok::Letter(_) | Tok::LParen | Tok::LBrace | Tok::Cmd(_))
@@ -82,21 +82,65 @@ impl Parser {
         })
     }
 
+    /// `a = b`, `x \\in S`, or a chain of inequalities; `a > b > c` is stored as `c < b < a`.
     fn relation(&mut self) -> Option<Expr> {
         self.enter()?;
-        let lhs = self.union()?;
+        let first = self.ratio()?;
         let out = if matches!(self.peek(), Some(Tok::Eq | Tok::In)) {
             self.pos += 1;
-            let mut rhs = self.union()?;
+            let mut rhs = self.ratio()?;
             while self.eat(&Tok::Eq) {
-                rhs = self.union()?;
+                rhs = self.ratio()?;
             }
-            Expr::Eq(Box::new(lhs), Box::new(rhs))
+            Expr::Eq(Box::new(first), Box::new(rhs))
         } else {
-            lhs
+            let mut sides = vec![first];
+            let mut ops = Vec::new();
+            loop {
+                let op = match self.peek() {
+                    Some(Tok::Lt) => RelOp::Lt,
+                    Some(Tok::Le) => RelOp::Le,
+                    Some(Tok::Gt) => RelOp::Gt,
+                    Some(Tok::Ge) => RelOp::Ge,
+                    Some(Tok::Ne) => RelOp::Ne,
+                    _ => break,
+                };
+                self.pos += 1;
+                ops.push(op);
+                sides.push(self.ratio()?);
+            }
+            if ops.is_empty() {
+                sides.pop()?
+            } else {
+                if ops.iter().all(|o| matches!(o, RelOp::Gt | RelOp::Ge)) {
+                    sides.reverse();
+                    ops.reverse();
+                    for o in &mut ops {
+                        *o = if *o == RelOp::Gt {
+                            RelOp::Lt
+                        } else {
+                            RelOp::Le
+                        };
+                    }
+                }
+                Expr::Rel(sides, ops)
+            }
         };
         self.depth -= 1;
         Some(out)
+    }
+
+    /// `a : b : c`.
+    fn ratio(&mut self) -> Option<Expr> {
+        let mut parts = vec![self.union()?];
+        while self.eat(&Tok::Colon) {
+            parts.push(self.union()?);
+        }
+        Some(if parts.len() == 1 {
+            parts.pop()?
+        } else {
+            Expr::Ratio(parts)
+        })
     }
 
     fn union(&mut self) -> Option<Expr> {
@@ -111,7 +155,7 @@ impl Parser {
         })
     }
 
-    fn sum(&mut self) -> Option<Expr> {
+    pub(super) fn sum(&mut self) -> Option<Expr> {
         let mut acc = self.term()?;
         loop {
             acc = match self.peek() {
@@ -181,7 +225,7 @@ impl Parser {
         Some(out)
     }
 
-    fn power(&mut self) -> Option<Expr> {
+    pub(super) fn power(&mut self) -> Option<Expr> {
         let mut base = self.atom()?;
         while self.eat(&Tok::Bang) {
             base = Expr::Fact(Box::new(base));
@@ -194,7 +238,7 @@ impl Parser {
     }
 
     /// A LaTeX argument: a `{…}` group or a single token (`\frac12`: the digit `1`, then `2`).
-    fn script(&mut self) -> Option<Expr> {
+    pub(super) fn script(&mut self) -> Option<Expr> {
         self.enter()?;
         let out = match self.peek()?.clone() {
             Tok::LBrace => {
@@ -255,7 +299,7 @@ impl Parser {
         }
     }
 
-    fn atom(&mut self) -> Option<Expr> {
+    pub(super) fn atom(&mut self) -> Option<Expr> {
         self.enter()?;
         let out = match self.next()? {
             Tok::Num(s) => {
@@ -311,125 +355,21 @@ impl Parser {
                 self.expect(&Tok::Pipe)?;
                 Expr::Abs(Box::new(e))
             }
+            open @ (Tok::LFloor | Tok::LCeil) => {
+                let e = self.sum()?;
+                let (close, f) = if open == Tok::LFloor {
+                    (Tok::RFloor, Func::Floor)
+                } else {
+                    (Tok::RCeil, Func::Ceil)
+                };
+                self.expect(&close)?;
+                Expr::Func(f, Box::new(e))
+            }
             Tok::Cmd(name) => self.command(&name)?,
             _ => return None,
         };
         self.depth -= 1;
         Some(out)
-    }
-
-    fn command(&mut self, name: &str) -> Option<Expr> {
-        Some(match name {
-            "frac" => {
-                let n = self.script()?;
-                let d = self.script()?;
-                Expr::Div(Box::new(n), Box::new(d))
-            }
-            "sqrt" => {
-                let index = if self.eat(&Tok::LBrack) {
-                    let e = self.sum()?;
-                    self.expect(&Tok::RBrack)?;
-                    e
-                } else {
-                    Expr::Num("2".into())
-                };
-                Expr::Root(Box::new(index), Box::new(self.script()?))
-            }
-            "binom" => {
-                let n = self.script()?;
-                let k = self.script()?;
-                Expr::Binom(Box::new(n), Box::new(k))
-            }
-            "pi" => Expr::Pi,
-            "infty" | "infin" => Expr::Inf,
-            "log" | "lg" => {
-                let pow = if self.eat(&Tok::Caret) {
-                    Some(self.script()?)
-                } else {
-                    None
-                };
-                let base = if self.eat(&Tok::Under) {
-                    Some(Box::new(self.script()?))
-                } else {
-                    None
-                };
-                let base = if name == "lg" {
-                    Some(Box::new(Expr::Num("10".into())))
-                } else {
-                    base
-                };
-                self.apply(Box::new(move |arg| Expr::Log(base, Box::new(arg))), pow)?
-            }
-            "begin" => self.matrix()?,
-            _ if TRANSPARENT.contains(&name) => self.script()?,
-            _ if GREEK.contains(&name) => Expr::Sym(format!("\\{name}")),
-            _ => {
-                let f = func(name)?;
-                let pow = if self.eat(&Tok::Caret) {
-                    Some(self.script()?)
-                } else {
-                    None
-                };
-                self.apply(Box::new(move |arg| Expr::Func(f, Box::new(arg))), pow)?
-            }
-        })
-    }
-
-    /// Applies a function to its argument: a bracketed group, or the implicit product that follows
-    /// (`\sin 2x`), stopping at the next function; `\sin^2 x` squares the result.
-    fn apply(&mut self, build: Box<dyn FnOnce(Expr) -> Expr>, pow: Option<Expr>) -> Option<Expr> {
-        let arg = match self.peek() {
-            Some(Tok::LParen | Tok::LBrace) => self.power()?,
-            _ => {
-                let mut arg = self.power()?;
-                while self.starts_factor()
-                    && !matches!(self.peek(), Some(Tok::Cmd(c)) if func(c).is_some() || c == "log")
-                {
-                    arg = mul(arg, self.power()?);
-                }
-                arg
-            }
-        };
-        let applied = build(arg);
-        Some(match pow {
-            Some(p) => Expr::Pow(Box::new(applied), Box::new(p)),
-            None => applied,
-        })
-    }
-
-    /// `\begin{pmatrix} a & b \\ c & d \end{pmatrix}` (any matrix environment).
-    fn matrix(&mut self) -> Option<Expr> {
-        self.environment_name()?;
-        let mut rows = Vec::new();
-        loop {
-            let mut cells = vec![self.sum()?];
-            while self.eat(&Tok::Amp) {
-                cells.push(self.sum()?);
-            }
-            rows.push(cells);
-            if !self.eat(&Tok::RowSep) || matches!(self.peek(), Some(Tok::Cmd(c)) if c == "end") {
-                break;
-            }
-        }
-        match self.next()? {
-            Tok::Cmd(c) if c == "end" => {}
-            _ => return None,
-        }
-        self.environment_name()?;
-        Some(Expr::Matrix(rows))
-    }
-
-    fn environment_name(&mut self) -> Option<String> {
-        self.expect(&Tok::LBrace)?;
-        let mut name = String::new();
-        loop {
-            match self.next()? {
-                Tok::Letter(c) => name.push(c),
-                Tok::Times => name.push('*'),
-                Tok::RBrace => return name.ends_with("matrix").then_some(name),
-                _ => return None,
-            }
-        }
     }
 }
 

@@ -26,6 +26,13 @@ const REPLACE: &[(&str, &str)] = &[
     ("\u{222a}", "\\cup "),
     ("\u{00b1}", "\\pm "),
     ("\u{ff0c}", ","),
+    ("\u{ff1e}", ">"),
+    ("\u{ff1c}", "<"),
+    ("\u{2264}", "\\le "),
+    ("\u{2265}", "\\ge "),
+    ("\u{2260}", "\\ne "),
+    ("\\_", "_"),
+    ("\\thinspace", " "),
     ("\u{00b0}", ""),
     ("\\dfrac", "\\frac"),
     ("\\tfrac", "\\frac"),
@@ -86,7 +93,11 @@ pub(crate) fn prepare(raw: &str) -> Prepared {
         s = exact.to_string();
     }
     s = unwrap_text(&s);
-    let mut t = s.trim().trim_end_matches(['.', ';']).trim_end().to_string();
+    let mut t = s
+        .trim()
+        .trim_end_matches(['.', ';', ','])
+        .trim_end()
+        .to_string();
     let mut percent = false;
     for p in ["\\%", "%"] {
         if let Some(stripped) = t.strip_suffix(p) {
@@ -95,9 +106,14 @@ pub(crate) fn prepare(raw: &str) -> Prepared {
         }
     }
     let t = t.replace("\\%", "").replace('%', "");
-    let t = strip_unit_words(&t);
+    let t = t.trim_end_matches('\\');
+    let t = strip_unit_words(t);
     Prepared {
-        text: t.trim().trim_end_matches(['.', ';']).trim().to_string(),
+        text: t
+            .trim()
+            .trim_end_matches(['.', ';', ','])
+            .trim()
+            .to_string(),
         percent,
     }
 }
