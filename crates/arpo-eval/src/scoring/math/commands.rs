@@ -1,5 +1,5 @@
-//! LaTeX commands of the math-answer language: `\\frac`, `\\sqrt`, `\\binom`, `\\log`, functions,
-//! `\\max` / `\\min`, constants, Greek letters and matrix environments.
+//! LaTeX commands of the math-answer language: `\frac`, `\sqrt`, `\binom`, `\log`, functions,
+//! `\max` / `\min`, constants, Greek letters and matrix environments.
 
 use super::expr::{func, mul, Expr, GREEK, TRANSPARENT};
 use super::lex::Tok;
