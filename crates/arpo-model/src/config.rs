@@ -117,6 +117,10 @@ pub struct ModelConfig {
     /// Optional RoPE scaling.
     #[serde(default)]
     pub rope_scaling: Option<RopeScaling>,
+    /// transformers ≥ 5 writes `rope_theta` and the scaling here instead; folded into
+    /// `rope_theta` / `rope_scaling` on parse.
+    #[serde(default, skip_serializing)]
+    pub rope_parameters: Option<serde_json::Value>,
     /// Longest supported context.
     #[serde(default = "default_max_pos")]
     pub max_position_embeddings: usize,
@@ -184,6 +188,9 @@ impl ModelConfig {
         let mut config: ModelConfig = serde_json::from_str(json)
             .map_err(|e| Error::Parse { location: source.to_string(), message: e.to_string() })?;
         config.architecture = architecture;
+        if let Some(params) = config.rope_parameters.take() {
+            config.fold_rope_parameters(params, source)?;
+        }
         if architecture == Architecture::Qwen2 {
             // Qwen2 always has q/k/v bias; its config.json does not say so.
             config.attention_bias = true;
@@ -199,6 +206,22 @@ impl ModelConfig {
             source: e,
         })?;
         Self::from_hf_json(&text, &path.display().to_string())
+    }
+
+    fn fold_rope_parameters(&mut self, params: serde_json::Value, source: &str) -> Result<()> {
+        let location = format!("{source}: rope_parameters");
+        if let Some(theta) = params.get("rope_theta") {
+            self.rope_theta = theta
+                .as_f64()
+                .ok_or_else(|| Error::Parse { location: location.clone(), message: "rope_theta is not a number".into() })?;
+        }
+        let rope_type = params.get("rope_type").or_else(|| params.get("type")).and_then(|t| t.as_str());
+        if rope_type.is_some_and(|t| t != "default") {
+            let scaling: RopeScaling = serde_json::from_value(params)
+                .map_err(|e| Error::Parse { location, message: e.to_string() })?;
+            self.rope_scaling = Some(scaling);
+        }
+        Ok(())
     }
 
     /// Key/value heads.

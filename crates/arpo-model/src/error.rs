@@ -22,20 +22,20 @@ pub enum Error {
         message: String,
     },
     /// The checkpoint lacks a tensor the architecture needs.
-    #[error("{source}: missing tensor `{name}`")]
+    #[error("{checkpoint}: missing tensor `{name}`")]
     MissingTensor {
         /// HF tensor name.
         name: String,
         /// The checkpoint.
-        source: String,
+        checkpoint: String,
     },
     /// A tensor has the wrong shape.
-    #[error("{source}: tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    #[error("{checkpoint}: tensor `{name}` has shape {found:?}, expected {expected:?}")]
     ShapeMismatch {
         /// HF tensor name.
         name: String,
         /// The checkpoint.
-        source: String,
+        checkpoint: String,
         /// Shape the config implies.
         expected: Vec<usize>,
         /// Shape in the file.

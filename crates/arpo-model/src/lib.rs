@@ -5,13 +5,20 @@
 pub mod cache;
 pub mod config;
 mod error;
+pub mod load;
+pub mod logprob;
 pub mod model;
 pub mod norm;
+mod policy;
 pub mod rope;
 pub mod sampler;
+pub mod tokenizer;
+pub mod weights;
 
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use cache::KvCache;
 pub use error::{Error, Result};
+pub use load::{from_scratch, from_weights, load_model};
+pub use logprob::{token_logprobs, TokenLogprobs};
 pub use model::{CausalLm, PaddedBatch};
 pub use sampler::{sample, SampledToken, SamplingConfig};
