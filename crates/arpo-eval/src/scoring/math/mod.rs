@@ -67,35 +67,44 @@ fn equal_prepared(p: &Prepared, g: &Prepared) -> bool {
     xs.iter().any(|x| ys.iter().any(|y| equiv(x, y, 0)))
 }
 
-/// Plain words (`Evelyn`, `even`) are text; everything else goes to the parser.
+/// Plain words (`Evelyn`, `even`) are text; `C: 7` is a multiple choice; everything else goes to
+/// the parser.
 fn to_expr(s: &str) -> Option<Expr> {
+    if is_plain_text(s) {
+        return Some(Expr::Text(s.to_string()));
+    }
+    let mut chars = s.chars();
+    if let Some(letter @ 'A'..='H') = chars.next() {
+        let rest = chars.as_str().trim_start();
+        if let Some(value) = rest.strip_prefix([':', '.', '\u{ff1a}', '\u{ff0e}']) {
+            let value = value.trim();
+            if !value.is_empty() {
+                // One level only: the value is text or an expression, never another choice.
+                let v = if is_plain_text(value) {
+                    Expr::Text(value.to_string())
+                } else {
+                    parse(value)?
+                };
+                return Some(Expr::Choice(letter, Box::new(v)));
+            }
+        }
+    }
+    parse(s)
+}
+
+/// Words only: letters, spaces and `-'.,`, starting with a letter, with a run of two letters.
+fn is_plain_text(s: &str) -> bool {
     let chars: Vec<char> = s.chars().collect();
     let has_word = chars
         .windows(2)
         .any(|w| w[0].is_alphabetic() && w[1].is_alphabetic());
     // A leading sign or bracket makes it an expression (`-\text{x}` is not the word `x`).
-    let plain = has_word
+    has_word
         && chars.first().is_some_and(|c| c.is_alphabetic())
         && !s.contains('\\')
         && chars
             .iter()
-            .all(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, '-' | '\'' | '.' | ','));
-    if plain {
-        return Some(Expr::Text(s.to_string()));
-    }
-    // `C: 7`, `B. (1, 4)`: a multiple-choice letter with its value.
-    if let [letter @ 'A'..='H', rest @ ..] = chars.as_slice() {
-        let rest: String = rest.iter().collect();
-        if let Some(value) = rest
-            .trim_start()
-            .strip_prefix([':', '.', '\u{ff1a}', '\u{ff0e}'])
-        {
-            if !value.trim().is_empty() {
-                return Some(Expr::Choice(*letter, Box::new(to_expr(value.trim())?)));
-            }
-        }
-    }
-    parse(s)
+            .all(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, '-' | '\'' | '.' | ','))
 }
 
 fn norm_text(s: &str) -> String {
@@ -431,6 +440,23 @@ mod tests {
             (r"a\_n", "a_n"),
         ] {
             assert!(math_equal(p, g), "{p} == {g}");
+        }
+    }
+
+    #[test]
+    fn hostile_inputs_terminate() {
+        // Deep nesting and long chains are cut off by the depth limits instead of overflowing.
+        for s in [
+            "(".repeat(100_000),
+            "-".repeat(100_000) + "1",
+            r"\sqrt".repeat(20_000) + "2",
+            "A: ".repeat(20_000) + "1",
+            "{".repeat(50_000) + "1" + &"}".repeat(50_000),
+            "1+".repeat(20_000) + "1",
+            "x^".repeat(20_000) + "2",
+        ] {
+            let _ = math_equal(&s, "1");
+            let _ = math_equal("1", &s);
         }
     }
 
