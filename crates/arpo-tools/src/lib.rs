@@ -18,7 +18,7 @@
 //! let mut state = TrajectoryToolState::default(); // clone it when the trajectory branches
 //! if let Some(request) = runner.detect("<think>…</think> <python>print(6*7)</python>") {
 //!     let observation = runner.call(&mut state, request).await;
-//!     let forced_text = observation.formatted(); // " <result>\n42\n\n</result>"
+//!     let forced_text = observation.formatted(); // " <result>\n42\n</result>"
 //! #   let _ = forced_text;
 //! }
 //! # Ok(()) }

@@ -197,7 +197,11 @@ pub(crate) async fn run(config: &PythonConfig, kind: SandboxKind, code: &str) ->
     let (mut out_open, mut diag_open) = (true, true);
     let mut buf = vec![0u8; 64 << 10];
     let mut dbuf = vec![0u8; 4 << 10];
-    let mut watchdog = tokio::time::interval(WATCHDOG_PERIOD);
+    // First sample after one period: short calls never pay for a /proc scan.
+    let mut watchdog = tokio::time::interval_at(
+        tokio::time::Instant::now() + WATCHDOG_PERIOD,
+        WATCHDOG_PERIOD,
+    );
     let mut exit_status = None;
     let mut drain_until: Option<tokio::time::Instant> = None;
     let mut stopped: Option<Ending> = None;
@@ -235,7 +239,8 @@ pub(crate) async fn run(config: &PythonConfig, kind: SandboxKind, code: &str) ->
                 break;
             },
             _ = watchdog.tick(), if exit_status.is_none() => {
-                let rss = tree_rss_bytes(pid);
+                // A /proc scan is blocking file I/O: keep it off the async workers.
+                let rss = tokio::task::spawn_blocking(move || tree_rss_bytes(pid)).await.unwrap_or(0);
                 if rss > l.total_rss_bytes {
                     stopped = Some(Ending::MemoryWatchdog { rss_bytes: rss });
                     break;

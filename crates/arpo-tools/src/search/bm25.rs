@@ -240,10 +240,12 @@ fn widen(text: &str, range: std::ops::Range<usize>) -> String {
     let (Some(before), Some(after)) = (text.get(..start), text.get(end..)) else {
         return text.trim().to_string();
     };
+    // Just after the last whitespace character before the fragment (it may be multi-byte).
     let start = before
-        .rfind(char::is_whitespace)
-        .map_or(0, |i| i + 1)
-        .min(start);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let end = end + after.find(char::is_whitespace).unwrap_or(after.len());
     let core = text.get(start..end).unwrap_or(text).trim();
     let head = if text[..start].trim().is_empty() {
@@ -331,6 +333,8 @@ mod tests {
         assert_eq!(widen(text, 19..26), "… Delta epsilon.");
         assert_eq!(widen(text, 0..text.len() - 1), text);
         assert_eq!(widen("é ü", 0..2), "é …");
+        // A multi-byte space (U+00A0) before the fragment.
+        assert_eq!(widen("ab\u{a0}cd ef", 4..6), "… cd …");
         assert_eq!(
             widen("é ü", 0..1),
             "é ü",
