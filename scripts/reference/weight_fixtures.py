@@ -8,10 +8,10 @@ Outputs (all deterministic for a given set of package versions, recorded in each
 
 * quant_blocks.json -- random ggml blocks of every supported type and their values as dequantised
   by gguf-py's `gguf.quants.dequantize` (the Python reference of ggml's block layouts).
-* tiny_llama.gguf, tiny_qwen2.gguf -- tiny random models written the way llama.cpp's
+* tiny_llama.gguf, tiny_qwen2.gguf, tiny_qwen3.gguf -- tiny random models written the way llama.cpp's
   `convert_hf_to_gguf.py` writes them (dims reversed, q/k rows permuted for the llama arch, a mix
   of storage types), with metadata of every GGUF value type and a non-default alignment.
-* tiny_llama_expected/, tiny_qwen2_expected/ -- what transformers' own GGUF loader
+* tiny_{llama,qwen2,qwen3}_expected/ -- what transformers' own GGUF loader
   (`from_pretrained(..., gguf_file=...)`) makes of those files, saved as an HF folder
   (config.json + float32 model.safetensors). The Rust reader must produce the same tensors.
 * sharded/ -- an HF folder with a two-shard safetensors checkpoint in F16, BF16 and F32, and
@@ -118,6 +118,8 @@ GGUF_LAYER = {
     "mlp.gate_proj": "ffn_gate",
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
+    "self_attn.q_norm": "attn_q_norm",
+    "self_attn.k_norm": "attn_k_norm",
     "input_layernorm": "attn_norm",
     "post_attention_layernorm": "ffn_norm",
 }
@@ -174,6 +176,10 @@ def write_tiny_gguf(arch, model, types, path):
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     w.add_rope_freq_base(ROPE_THETA)
     w.add_vocab_size(cfg.vocab_size)
+    if arch == "qwen3":
+        # llama.cpp writes the head width for Qwen3 (it may differ from hidden / heads)
+        w.add_key_length(cfg.head_dim)
+        w.add_value_length(cfg.head_dim)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
     # a byte-level vocabulary so that transformers can build a tokenizer if it wants one
     w.add_tokenizer_model("gpt2")
@@ -242,10 +248,28 @@ def tiny_models():
         "self_attn.k_proj.weight": Q.Q4_1,
         "mlp.down_proj.weight": Q.Q4_0,
     }
-    for arch, model, types in [("llama", llama, llama_types), ("qwen2", qwen2, qwen2_types)]:
+    torch.manual_seed(3)
+    qwen3 = transformers.Qwen3ForCausalLM(transformers.Qwen3Config(
+        vocab_size=64, num_hidden_layers=1, tie_word_embeddings=True, head_dim=8, **common)).eval()
+    with torch.no_grad():
+        for name, p in qwen3.named_parameters():
+            if "norm" in name:
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+    qwen3_types = {
+        "model.embed_tokens.weight": Q.Q4_1,
+        "self_attn.q_proj.weight": Q.Q8_0,
+        "self_attn.k_proj.weight": Q.F32,
+        "mlp.up_proj.weight": Q.BF16,
+    }
+    for arch, model, types in [("llama", llama, llama_types), ("qwen2", qwen2, qwen2_types), ("qwen3", qwen3, qwen3_types)]:
         path = OUT / f"tiny_{arch}.gguf"
         write_tiny_gguf(arch, model, types, path)
-        loaded = transformers.AutoModelForCausalLM.from_pretrained(str(OUT), gguf_file=path.name, dtype=torch.float32).eval()
+        # transformers' GGUF config mapping for qwen3 ignores attention.key_length (it would build
+        # head_dim 128), so that model gets its config handed over; the weights still come from the file.
+        extra = {"config": model.config} if arch == "qwen3" else {}
+        loaded = transformers.AutoModelForCausalLM.from_pretrained(
+            str(OUT), gguf_file=path.name, dtype=torch.float32, **extra
+        ).eval()
         # sanity: an F32-stored permuted tensor comes back as the original
         k = "model.layers.0.self_attn.k_proj.weight"
         if types.get("self_attn.k_proj.weight") == Q.F32:

@@ -1,4 +1,4 @@
-//! The GGUF reader on tiny llama / qwen2 files (scripts/reference/weight_fixtures.py writes them
+//! The GGUF reader on tiny llama / qwen2 / qwen3 files (scripts/reference/weight_fixtures.py writes them
 //! like llama.cpp's converter: reversed dims, permuted q/k rows, mixed storage types), compared
 //! with what transformers' own GGUF loader produced from the same files (config and every tensor);
 //! plus metadata of every value type, and the errors for damaged or unsupported files.
@@ -80,6 +80,19 @@ fn tiny_qwen2_equals_transformers_gguf_loader() {
     check_against_transformers("qwen2", Architecture::Qwen2);
     let (config, _, _) = open_gguf(&fixtures().join("tiny_qwen2.gguf")).unwrap();
     assert!(config.attention_bias);
+}
+
+#[test]
+fn tiny_qwen3_equals_transformers_gguf_loader() {
+    check_against_transformers("qwen3", Architecture::Qwen3);
+    let (config, src, _) = open_gguf(&fixtures().join("tiny_qwen3.gguf")).unwrap();
+    // Read from qwen3.attention.key_length; q/k norms keep their HF names.
+    assert_eq!(config.head_dim, Some(8));
+    assert!(config.qk_norm() && config.tie_word_embeddings && !config.attention_bias);
+    assert_eq!(
+        src.shape("model.layers.0.self_attn.k_norm.weight"),
+        Some(vec![8])
+    );
 }
 
 #[test]
