@@ -17,7 +17,9 @@ use arpo_core::{Tool, ToolError};
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
-use crate::protocol::{detect_call_at_end, format_result, DetectedCall, TagSet};
+use crate::protocol::{
+    detect_call_at_end, detect_call_at_end_in, format_result, DetectedCall, TagSet,
+};
 
 mod stats;
 pub use stats::ToolStats;
@@ -80,9 +82,12 @@ impl ToolSpec {
     }
 
     /// Reference settings for a Python tool: the reference limit message, no cache (code may be
-    /// random or time-dependent). Evaluation uses 5 calls (arpo.md §6).
+    /// random or time-dependent), at most one call per CPU core at once (calls are CPU-bound and
+    /// each may use its full memory limit). Evaluation uses 5 calls (arpo.md §6).
     pub fn python(tool: Arc<dyn Tool>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
+            max_concurrency: Some(cores),
             limit_message:
                 "The maximum python call limit is exceeded. You are not allowed to use python."
                     .into(),
@@ -365,6 +370,12 @@ impl ToolRunner {
     /// The call that ends `generated` (text of the current turn only), if any.
     pub fn detect(&self, generated: &str) -> Option<ToolRequest> {
         detect_call_at_end(generated, &self.tags).map(ToolRequest::from)
+    }
+
+    /// Like [`ToolRunner::detect`] on `full_text[generation_start..]`, for a caller that keeps
+    /// prompt and generation in one string: nothing before `generation_start` is looked at.
+    pub fn detect_in(&self, full_text: &str, generation_start: usize) -> Option<ToolRequest> {
+        detect_call_at_end_in(full_text, generation_start, &self.tags).map(ToolRequest::from)
     }
 
     /// Calls made by `state`'s trajectory to `tool` so far.

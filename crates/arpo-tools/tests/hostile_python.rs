@@ -8,6 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use arpo_core::{Tool, ToolError};
+use arpo_tools::{PythonConfig, PythonLimits, PythonTool};
 use common::*;
 
 /// Runs `code`, checks it ended within the call budget and left no sandbox process alive.
@@ -18,7 +19,7 @@ async fn run_hostile(code: &str) -> (Result<String, ToolError>, Duration) {
     let elapsed = start.elapsed();
     assert!(elapsed < CALL_BUDGET, "call took {elapsed:?}");
     assert_eq!(
-        survivors_after_grace(DRIVER_MARKER).await,
+        survivors_after_grace(&driver_marker()).await,
         0,
         "sandbox processes survived the call"
     );
@@ -109,6 +110,31 @@ async fn infinite_loop_hits_the_cpu_limit() {
         Err(ToolError::Timeout(_)) => assert!(elapsed >= test_limits().wall_time),
         other => panic!("infinite loop returned {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn cpu_limit_is_enforced_when_the_wall_limit_is_far() {
+    let _serial = SERIAL.lock().await;
+    // 1 CPU-second against a 15 s wall limit: even a heavily loaded machine gives the loop one
+    // second of CPU in 15 s, so only RLIMIT_CPU can end this call.
+    let limits = PythonLimits {
+        cpu_seconds: 1,
+        wall_time: Duration::from_secs(15),
+        ..test_limits()
+    };
+    let tool = PythonTool::new(PythonConfig {
+        limits,
+        ..PythonConfig::default()
+    })
+    .expect("sandbox");
+    let start = Instant::now();
+    let result = tool.call("while True:\n    pass\n").await;
+    assert!(
+        matches!(result, Err(ToolError::Limit(ref m)) if m.contains("CPU time limit exceeded: 1 s")),
+        "{result:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert_eq!(survivors_after_grace(&driver_marker()).await, 0);
 }
 
 #[tokio::test]
@@ -250,5 +276,5 @@ async fn cancelling_a_call_kills_its_sandbox() {
     assert!(tokio::time::timeout(Duration::from_millis(1500), call)
         .await
         .is_err());
-    assert_eq!(survivors_after_grace(DRIVER_MARKER).await, 0);
+    assert_eq!(survivors_after_grace(&driver_marker()).await, 0);
 }

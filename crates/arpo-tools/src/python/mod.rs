@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 pub use exec::RunOutcome;
-pub use sandbox::SandboxKind;
+pub use sandbox::{owner_tag, SandboxKind};
 
 /// Resource limits of one Python call.
 #[derive(Debug, Clone, PartialEq)]

@@ -60,6 +60,12 @@ pub(crate) const SANDBOX_ENV: [(&str, &str); 9] = [
     ("PYTHONHASHSEED", "0"),
 ];
 
+/// The last argument of every sandboxed interpreter, `arpo-host-<pid of this process>`, so an
+/// operator (or a test) can find the sandboxes a given process started.
+pub fn owner_tag() -> String {
+    format!("arpo-host-{}", std::process::id())
+}
+
 /// Program and arguments that run the driver for `kind`.
 pub(crate) fn argv(config: &PythonConfig, kind: SandboxKind) -> (PathBuf, Vec<OsString>) {
     let l = &config.limits;
@@ -81,6 +87,8 @@ pub(crate) fn argv(config: &PythonConfig, kind: SandboxKind) -> (PathBuf, Vec<Os
     ] {
         python.push(limit.to_string().into());
     }
+    // Ignored by the driver: names the host process that owns the sandbox in `ps` output.
+    python.push(owner_tag().into());
     match kind {
         SandboxKind::Unsandboxed => (config.interpreter.clone(), python.split_off(1)),
         SandboxKind::Bubblewrap => {
@@ -280,8 +288,12 @@ mod tests {
         assert!(joined.contains(&format!("--size {} --tmpfs /tmp", config.limits.tmp_bytes)));
         assert!(!joined.contains("--bind "), "no writable host bind");
         // Limits are passed to the driver in its documented order.
-        let tail: Vec<&str> = args[args.len() - 5..].iter().map(String::as_str).collect();
-        assert_eq!(tail, ["1073741824", "10", "16", "16777216", "256"]);
+        let tail: Vec<&str> = args[args.len() - 6..].iter().map(String::as_str).collect();
+        let owner = owner_tag();
+        assert_eq!(
+            tail,
+            ["1073741824", "10", "16", "16777216", "256", owner.as_str()]
+        );
     }
 
     #[test]

@@ -237,19 +237,18 @@ async fn hanging_failing_and_panicking_tools_become_observations() {
     assert_eq!(stats[1].failures, 2);
 }
 
-#[tokio::test]
-async fn global_concurrency_limit_holds() {
+/// Runs 6 concurrent 150 ms calls of a mock `python` tool and returns the peak concurrency.
+async fn peak_concurrency(global: usize, per_tool: Option<usize>) -> usize {
     let py = Mock::new("python", Duration::from_millis(150));
-    let r = Arc::new(
-        ToolRunner::new(
-            RunnerConfig {
-                max_concurrency: 2,
-                ..RunnerConfig::default()
-            },
-            vec![ToolSpec::python(Arc::clone(&py) as Arc<dyn Tool>)],
-        )
-        .expect("runner"),
-    );
+    let spec = ToolSpec {
+        max_concurrency: per_tool,
+        ..ToolSpec::new(Arc::clone(&py) as Arc<dyn Tool>)
+    };
+    let config = RunnerConfig {
+        max_concurrency: global,
+        ..RunnerConfig::default()
+    };
+    let r = Arc::new(ToolRunner::new(config, vec![spec]).expect("runner"));
     let tasks: Vec<_> = (0..6)
         .map(|i| {
             let r = Arc::clone(&r);
@@ -264,8 +263,16 @@ async fn global_concurrency_limit_holds() {
         assert!(t.await.expect("join").ok());
     }
     assert_eq!(py.calls.load(Ordering::SeqCst), 6);
-    let peak = py.peak.load(Ordering::SeqCst);
-    assert!((1..=2).contains(&peak), "peak concurrency {peak}");
+    py.peak.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_and_per_tool_concurrency_limits_hold() {
+    let peak = peak_concurrency(2, None).await;
+    assert!((1..=2).contains(&peak), "global limit 2: peak {peak}");
+    assert_eq!(peak_concurrency(8, Some(1)).await, 1, "per-tool limit 1");
+    // Without a binding limit the 6 calls overlap (each sleeps 150 ms).
+    assert!(peak_concurrency(8, None).await > 2);
 }
 
 #[tokio::test]

@@ -61,8 +61,11 @@ pub fn processes_matching(needle: &str) -> usize {
         .count()
 }
 
-/// Marker in every sandboxed interpreter's command line (a comment of the in-sandbox driver).
-pub const DRIVER_MARKER: &str = "Driver run by PythonTool inside the sandbox";
+/// Marker in the command line of every sandbox this test process started (bubblewrap and the
+/// interpreter both carry it), so concurrent runs of other processes do not interfere.
+pub fn driver_marker() -> String {
+    arpo_tools::python::owner_tag()
+}
 
 /// Waits up to 5 s for no process to match `needle`; returns how many are left.
 pub async fn survivors_after_grace(needle: &str) -> usize {
