@@ -3,10 +3,12 @@
 //!
 //! Layout: [`sandbox`] builds the command line and probes that a sandbox can be created here;
 //! [`exec`] runs one call (stdin, capped output, watchdog, kill) and classifies how it ended; the
-//! in-sandbox driver `bootstrap.py` applies the rlimits and gives the REPL behaviour.
+//! in-sandbox driver `bootstrap.py` applies the rlimits and gives the REPL behaviour; [`watchdog`]
+//! sums the memory of a call's processes.
 
 mod exec;
 mod sandbox;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::time::Duration;
