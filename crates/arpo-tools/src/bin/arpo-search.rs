@@ -104,6 +104,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints `text` and a newline; a closed stdout (`| head`) ends quietly instead of panicking.
+fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::ConvertOvos { input, output } => {
@@ -147,7 +157,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ..SearchConfig::default()
             };
             let tool = SearchTool::new(config, cache, backend)?;
-            println!("{}", tool.search(&query.join(" ")).await?);
+            emit(&tool.search(&query.join(" ")).await?)?;
         }
         Command::CheckCache { cache } => {
             let raw: serde_json::Map<String, serde_json::Value> =
