@@ -1,1 +1,3 @@
 //! arpo-rollout (work in progress).
+
+pub mod render;
