@@ -224,6 +224,30 @@ impl ModelConfig {
         Ok(())
     }
 
+    /// A small Llama-style configuration for from-scratch models (tests, the quickstart):
+    /// `hidden` wide, `layers` deep, 4 query and 2 key/value heads, tied head.
+    pub fn small(vocab_size: usize, hidden: usize, layers: usize) -> Self {
+        Self {
+            architecture: Architecture::Llama,
+            vocab_size,
+            hidden_size: hidden,
+            intermediate_size: hidden * 8 / 3,
+            num_hidden_layers: layers,
+            num_attention_heads: 4,
+            num_key_value_heads: Some(2),
+            head_dim: None,
+            rms_norm_eps: 1e-6,
+            rope_theta: 10_000.0,
+            rope_scaling: None,
+            rope_parameters: None,
+            max_position_embeddings: 2048,
+            tie_word_embeddings: true,
+            attention_bias: false,
+            bos_token_id: None,
+            eos_token_id: None,
+        }
+    }
+
     /// Key/value heads.
     pub fn kv_heads(&self) -> usize {
         self.num_key_value_heads.unwrap_or(self.num_attention_heads)

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod config;
 mod error;
+pub mod generate;
 pub mod load;
 pub mod logprob;
 pub mod model;
@@ -18,7 +19,8 @@ pub mod weights;
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use cache::KvCache;
 pub use error::{Error, Result};
+pub use generate::{generate, GenerateConfig, GenerateTimings, Generated};
 pub use load::{from_scratch, from_weights, load_model};
 pub use logprob::{token_logprobs, TokenLogprobs};
-pub use model::{CausalLm, PaddedBatch};
+pub use model::{attention_mask, CausalLm, PaddedBatch};
 pub use sampler::{sample, SampledToken, SamplingConfig};

@@ -12,7 +12,7 @@
 use burn::module::Module;
 use burn::nn::{Embedding, Linear};
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData};
 
 use crate::cache::{KvCache, LayerCache};
 use crate::config::ModelConfig;
@@ -96,20 +96,26 @@ impl<B: Backend> Attention<B> {
         (apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v)
     }
 
-    /// Whole sequences, causal mask (right padding needs no extra mask: padded keys come after
-    /// every real query).
+    /// Whole sequences under an additive attention mask (0 where allowed, a large negative
+    /// number where not), shared by all heads.
     ///
     /// # Shapes
-    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`
-    pub fn forward(&self, x: Tensor<B, 3>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 3> {
+    /// `x: [batch, seq, hidden]`, `mask: [batch or 1, seq, seq]` → `[batch, seq, hidden]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        mask: &Tensor<B, 3>,
+    ) -> Tensor<B, 3> {
         let [b, s, _] = x.dims();
         let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
         let (q, k, v) = self.qkv(x, cos, sin);
         // Query heads of one kv group are stacked along the row axis: no key/value repeat.
         let q = q.reshape([b, kvh, g * s, hd]);
         let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
-        let mask = causal_mask::<B>(g, s, 0, s, &scores.device()).unsqueeze::<4>();
-        let probs = softmax(scores.add(mask), 3);
+        let mask = if g == 1 { mask.clone() } else { Tensor::cat(vec![mask.clone(); g], 1) };
+        let probs = softmax(scores.add(mask.unsqueeze_dim::<4>(1)), 3);
         let out = probs.matmul(v).reshape([b, self.num_heads, s, hd]);
         self.o_proj.forward(out.swap_dims(1, 2).reshape([b, s, self.num_heads * hd]))
     }
@@ -193,6 +199,17 @@ fn causal_mask<B: Backend>(
         }
     }
     Tensor::from_data(TensorData::new(data, [groups * queries, keys]), device)
+}
+
+/// Additive attention mask from an "may attend" predicate: 0 where `allowed[i][j]`, a large
+/// negative number elsewhere. Every row must allow at least one key.
+///
+/// # Shapes
+/// `allowed: seq × seq` → `[1, seq, seq]`
+pub fn attention_mask<B: Backend>(allowed: &[Vec<bool>], device: &B::Device) -> Tensor<B, 3> {
+    let n = allowed.len();
+    let data: Vec<f32> = allowed.iter().flat_map(|row| row.iter().map(|&a| if a { 0.0 } else { MASKED })).collect();
+    Tensor::from_data(TensorData::new(data, [1, n, n]), device)
 }
 
 /// Pre-norm decoder layer: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
@@ -298,19 +315,37 @@ impl<B: Backend> CausalLm<B> {
         Ok(())
     }
 
-    /// Final hidden states of whole sequences (positions start at 0).
+    /// Final hidden states of whole sequences (positions start at 0, causal attention).
     ///
     /// # Shapes
     /// `[batch, seq]` → `[batch, seq, hidden]`
     pub fn forward_hidden(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         let [b, s] = tokens.dims();
-        self.check_positions(s)?;
         let device = tokens.device();
         let positions = Tensor::<B, 1, Int>::arange(0..s as i64, &device).unsqueeze::<2>().repeat_dim(0, b);
+        let mask = causal_mask::<B>(1, s, 0, s, &device).unsqueeze::<3>();
+        self.forward_hidden_masked(tokens, positions, mask)
+    }
+
+    /// Final hidden states with explicit positions and attention mask: the general form behind
+    /// [`Self::forward_hidden`], used to pack a whole rollout tree into one sequence (each token
+    /// attends to its ancestors only, and its position is its depth in the tree).
+    ///
+    /// # Shapes
+    /// `tokens`, `positions: [batch, seq]`, `mask: [batch or 1, seq, seq]` additive
+    /// (see [`attention_mask`]) → `[batch, seq, hidden]`
+    pub fn forward_hidden_masked(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        positions: Tensor<B, 2, Int>,
+        mask: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>> {
+        let max_pos = positions.clone().max().into_scalar().elem::<i64>();
+        self.check_positions(max_pos as usize + 1)?;
         let (cos, sin) = self.rotary.tables(positions);
         let mut x = self.model.embed_tokens.forward(tokens);
         for layer in &self.model.layers {
-            let h = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin);
+            let h = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, &mask);
             x = x.add(h);
             let h = layer.mlp.forward(layer.post_attention_layernorm.forward(x.clone()));
             x = x.add(h);

@@ -152,3 +152,37 @@ fn batched_extend_with_ragged_histories_equals_full_forward() {
         assert_eq!(caches[i].len(), p.len());
     }
 }
+
+/// A packed tree (shared prefix once, each branch attending to its ancestors only, positions =
+/// depth) gives every token the logits of its own root-to-leaf sequence.
+#[test]
+fn tree_packed_forward_equals_per_branch_forward() {
+    use arpo_model::attention_mask;
+    use burn::tensor::{Int, TensorData};
+    let m = model("tiny-qwen3");
+    let device = m.device();
+    // prefix [0..3), branch A [3..5), branch B [5..7)
+    let tokens: Vec<i64> = vec![11, 22, 33, 44, 55, 66, 77];
+    let parent: [Option<usize>; 7] = [None, Some(0), Some(1), Some(2), Some(3), Some(2), Some(5)];
+    let mut depth = vec![0i64; 7];
+    let mut allowed = vec![vec![false; 7]; 7];
+    for i in 0..7 {
+        let mut a = Some(i);
+        while let Some(j) = a {
+            allowed[i][j] = true;
+            a = parent[j];
+        }
+        depth[i] = allowed[i].iter().filter(|&&x| x).count() as i64 - 1;
+    }
+    let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.clone(), [1, 7]), &device);
+    let p = Tensor::<B, 2, Int>::from_data(TensorData::new(depth, [1, 7]), &device);
+    let packed = rows(m.head(m.forward_hidden_masked(t, p, attention_mask::<B>(&allowed, &device)).unwrap())).remove(0);
+    let seq_a: Vec<u32> = [11, 22, 33, 44, 55].to_vec();
+    let seq_b: Vec<u32> = [11, 22, 33, 66, 77].to_vec();
+    let full = rows(m.forward(PaddedBatch::<B>::new(&[seq_a, seq_b], &device).unwrap().tokens).unwrap());
+    let expect = [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 3), (1, 4)];
+    for (i, (row, pos)) in expect.into_iter().enumerate() {
+        let d = max_abs_diff(&packed[i], &full[row][pos]);
+        assert!(d <= 1e-5, "packed token {i}: {d}");
+    }
+}

@@ -6,35 +6,14 @@
 //! Needs `.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf` (scripts/fetch-smollm2.sh): skipped with
 //! a note when absent, failed when `ARPO_REQUIRE_SMOLLM=1`.
 
+mod smollm2_common;
 mod tokenizer_common;
 
+use smollm2_common::smollm2_path;
 use std::path::PathBuf;
 
 use arpo_model::tokenizer::load_tokenizer;
 use serde_json::Value;
-
-fn smollm2_path() -> Option<PathBuf> {
-    let path = std::env::var_os("ARPO_SMOLLM2_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("ARPO_REQUIRE_SMOLLM").is_ok_and(|v| v == "1") {
-        panic!(
-            "ARPO_REQUIRE_SMOLLM=1 but {} is missing (run scripts/fetch-smollm2.sh)",
-            path.display()
-        );
-    }
-    eprintln!(
-        "note: {} absent, test skipped (run scripts/fetch-smollm2.sh)",
-        path.display()
-    );
-    None
-}
 
 #[test]
 fn smollm2_gguf_tokenizer_equals_transformers() {

@@ -11,28 +11,8 @@ use arpo_model::weights::{load_checked, open_gguf};
 use arpo_model::Architecture;
 use serde_json::Value;
 
-fn smollm2_path() -> Option<PathBuf> {
-    let path = std::env::var_os("ARPO_SMOLLM2_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("ARPO_REQUIRE_SMOLLM").is_ok_and(|v| v == "1") {
-        panic!(
-            "ARPO_REQUIRE_SMOLLM=1 but {} is missing (run scripts/fetch-smollm2.sh)",
-            path.display()
-        );
-    }
-    eprintln!(
-        "note: {} absent, test skipped (run scripts/fetch-smollm2.sh)",
-        path.display()
-    );
-    None
-}
+mod smollm2_common;
+use smollm2_common::smollm2_path;
 
 fn fixture() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
