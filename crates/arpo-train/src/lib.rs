@@ -1,1 +1,20 @@
-//! arpo-train (work in progress).
+//! arpo-train: the learning half of ARPO. Advantages and their attribution over rollout trees,
+//! the clipped policy loss, tree-packed log-probs, AdamW with clipping and schedules,
+//! checkpoints with exact resume and HF export, SFT cold start, and the run configuration.
+//!
+//! The maths are small pure functions with typed statistics; the RL loop that calls them lives
+//! outside them.
+
+pub mod advantage;
+mod error;
+pub mod loss;
+pub mod packed;
+
+pub use advantage::{
+    attribute, group_advantages, leaf_advantages, Attribution, LossRow, RowSource, TokenRef,
+};
+pub use error::{Error, Result};
+pub use loss::{
+    aggregate, policy_loss, EntropyAdvantage, KlEstimator, KlPenalty, LossAgg, LossStats,
+    PolicyLossConfig, PolicyLossInput,
+};
