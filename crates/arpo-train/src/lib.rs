@@ -8,6 +8,7 @@
 pub mod advantage;
 mod error;
 pub mod loss;
+pub mod optim;
 pub mod packed;
 
 pub use advantage::{
