@@ -6,10 +6,14 @@
 //! outside them.
 
 pub mod advantage;
+pub mod checkpoint;
 mod error;
+pub mod export;
 pub mod loss;
 pub mod optim;
 pub mod packed;
+pub mod sft;
+pub mod sft_loop;
 
 pub use advantage::{
     attribute, group_advantages, leaf_advantages, Attribution, LossRow, RowSource, TokenRef,

@@ -74,3 +74,21 @@ pub fn branched_tree(vocab: u32) -> RolloutTree {
     }
     t
 }
+
+/// Sixteen small arithmetic conversations for SFT tests (byte tokenizer).
+pub fn sft_conversations() -> Vec<Vec<arpo_core::ChatMessage>> {
+    use arpo_core::ChatMessage;
+    (0..16)
+        .map(|i| {
+            let (a, b) = (i % 5 + 1, i / 5 + 2);
+            let mut conv = vec![
+                ChatMessage::user(format!("{a}+{b}?")),
+                ChatMessage::assistant(format!("{}", a + b)),
+            ];
+            if i % 3 == 0 {
+                conv.insert(0, ChatMessage::system("add"));
+            }
+            conv
+        })
+        .collect()
+}
