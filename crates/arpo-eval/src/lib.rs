@@ -13,6 +13,7 @@ pub mod passk;
 pub mod reward;
 pub mod scoring;
 pub mod summary;
+pub mod synthetic;
 
 pub use data::{load_by_name, load_verl_parquet, Benchmark, BenchmarkInfo, Metric, RlData};
 pub use error::{Error, Result};
