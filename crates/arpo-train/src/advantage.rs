@@ -246,3 +246,35 @@ pub fn token_weights(tree: &RolloutTree, rows: &[LossRow]) -> Vec<Vec<f64>> {
     }
     w
 }
+
+/// DAPO's soft overlong punishment: 0 up to `max_len − buffer` tokens, then falling linearly to
+/// `−factor` at `max_len`, and `−factor` beyond.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OverlongPenalty {
+    /// Response length at which the full penalty applies.
+    pub max_len: usize,
+    /// Length of the linear zone before `max_len`.
+    pub buffer: usize,
+    /// Largest penalty (1.0 in DAPO).
+    pub factor: f32,
+}
+
+impl OverlongPenalty {
+    /// The (non-positive) reward added to a response of `len` tokens.
+    pub fn penalty(&self, len: usize) -> f32 {
+        let start = self.max_len.saturating_sub(self.buffer);
+        if len <= start {
+            0.0
+        } else if len <= self.max_len && self.buffer > 0 {
+            (start as f32 - len as f32) / self.buffer as f32 * self.factor
+        } else {
+            -self.factor
+        }
+    }
+}
+
+/// DAPO dynamic sampling: a group is kept only when its rewards are not all equal (an
+/// all-equal group has zero advantage everywhere and only dilutes the batch).
+pub fn keeps_group(rewards: &[f32]) -> bool {
+    rewards.windows(2).any(|w| w[0] != w[1])
+}

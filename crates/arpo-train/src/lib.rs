@@ -7,6 +7,7 @@
 
 pub mod advantage;
 pub mod checkpoint;
+pub mod config;
 mod error;
 pub mod export;
 pub mod loss;
@@ -18,6 +19,7 @@ pub mod sft_loop;
 pub use advantage::{
     attribute, group_advantages, leaf_advantages, Attribution, LossRow, RowSource, TokenRef,
 };
+pub use config::TrainConfig;
 pub use error::{Error, Result};
 pub use loss::{
     aggregate, policy_loss, EntropyAdvantage, KlEstimator, KlPenalty, LossAgg, LossStats,
