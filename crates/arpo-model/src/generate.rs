@@ -84,7 +84,9 @@ pub fn generate<B: Backend>(
     let mut inputs: Vec<Vec<TokenId>> = prompts.to_vec();
     let mut first = true;
     while !live.is_empty() && config.max_new_tokens > 0 {
-        let mut live_caches: Vec<_> = live.iter().map(|&i| caches[i].clone()).collect();
+        // Moved out, not cloned: a clone would be a fork, and a forked cache starts a new chunk.
+        let mut live_caches: Vec<_> =
+            live.iter().map(|&i| std::mem::replace(&mut caches[i], model.new_cache())).collect();
         let logits = model.extend(&inputs, &mut live_caches)?;
         let flat = logits
             .into_data()
