@@ -197,7 +197,7 @@ impl Checkpoint {
     /// warning. `None` when there is none (or no folder).
     pub fn latest(dir: &Path) -> Result<Option<Self>> {
         let mut steps = list(dir)?;
-        steps.sort_by(|a, b| b.0.cmp(&a.0));
+        steps.sort_by_key(|s| std::cmp::Reverse(s.0));
         for (_, path) in steps {
             match Self::read(&path) {
                 Ok(c) => return Ok(Some(c)),
@@ -255,7 +255,7 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
 /// Deletes all but the newest `keep` checkpoints (and stale temp files) in `dir`.
 pub fn prune(dir: &Path, keep: usize) -> Result<()> {
     let mut steps = list(dir)?;
-    steps.sort_by(|a, b| b.0.cmp(&a.0));
+    steps.sort_by_key(|s| std::cmp::Reverse(s.0));
     for (_, path) in steps.into_iter().skip(keep.max(1)) {
         fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     }

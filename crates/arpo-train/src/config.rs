@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::advantage::{Attribution, OverlongPenalty, GROUP_EPS};
 use crate::loss::{KlEstimator, KlPenalty, LossAgg, PolicyLossConfig};
 use crate::optim::{LrSchedule, OptimizerConfig};
-use crate::packed::Forward;
 use crate::sft_loop::SftConfig;
+use crate::tree_loss::Forward;
 use crate::{Error, Result};
 
 /// How rewards become advantages.

@@ -1,9 +1,15 @@
-//! arpo-train: the learning half of ARPO. Advantages and their attribution over rollout trees,
-//! the clipped policy loss, tree-packed log-probs, AdamW with clipping and schedules,
-//! checkpoints with exact resume and HF export, SFT cold start, and the run configuration.
+//! arpo-train: the learning half of ARPO (docs/arpo.md §3–§4). Advantages and their
+//! attribution over rollout trees, the clipped policy loss, tree-packed log-probs, AdamW with
+//! global grad-norm clipping and schedules, checkpoints with exact resume and HF export, SFT
+//! cold start, and the run configuration.
 //!
-//! The maths are small pure functions with typed statistics; the RL loop that calls them lives
-//! outside them.
+//! The maths are small pure functions with typed statistics; orchestration (the RL loop) stays
+//! outside them. Library code is generic over the burn backend; tests run on
+//! `Autodiff<Flex>`.
+//!
+//! Where this departs from the reference (verl): a group of one gets advantage 0; global (not
+//! per-tensor) grad-norm clipping as PyTorch does it; `seq-mean-token-mean` counts an empty row
+//! as 0 instead of NaN.
 
 pub mod advantage;
 pub mod checkpoint;
@@ -15,6 +21,7 @@ pub mod optim;
 pub mod packed;
 pub mod sft;
 pub mod sft_loop;
+pub mod tree_loss;
 
 pub use advantage::{
     attribute, group_advantages, leaf_advantages, Attribution, LossRow, RowSource, TokenRef,
@@ -25,3 +32,5 @@ pub use loss::{
     aggregate, policy_loss, EntropyAdvantage, KlEstimator, KlPenalty, LossAgg, LossStats,
     PolicyLossConfig, PolicyLossInput,
 };
+pub use optim::{LrSchedule, Optim, OptimizerConfig};
+pub use tree_loss::{tree_policy_loss, Forward, TreeRows};

@@ -6,7 +6,8 @@ mod common;
 
 use arpo_model::{from_scratch, CausalLm, ModelConfig};
 use arpo_train::advantage::GROUP_EPS;
-use arpo_train::packed::{tree_policy_loss, Forward, PackedTree, TreeRows};
+use arpo_train::packed::PackedTree;
+use arpo_train::tree_loss::{tree_policy_loss, Forward, TreeRows};
 use arpo_train::{
     attribute, leaf_advantages, Attribution, KlEstimator, KlPenalty, LossAgg, PolicyLossConfig,
 };
