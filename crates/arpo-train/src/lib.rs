@@ -4,7 +4,7 @@
 //! cold start, and the run configuration.
 //!
 //! The maths are small pure functions with typed statistics; orchestration (the RL loop) stays
-//! outside them. Library code is generic over the burn backend; tests run on
+//! outside them except in `rl` (rollout → reward → advantages → PPO updates). Library code is generic over the burn backend; tests run on
 //! `Autodiff<Flex>`.
 //!
 //! Where this departs from the reference (verl): a group of one gets advantage 0; global (not
@@ -19,6 +19,7 @@ pub mod export;
 pub mod loss;
 pub mod optim;
 pub mod packed;
+pub mod rl;
 pub mod sft;
 pub mod sft_loop;
 pub mod tree_loss;
@@ -33,4 +34,5 @@ pub use loss::{
     PolicyLossConfig, PolicyLossInput,
 };
 pub use optim::{LrSchedule, Optim, OptimizerConfig};
+pub use rl::{prompt_tokens, rl_step, run_rl, RlContext, StepMetrics};
 pub use tree_loss::{tree_policy_loss, Forward, TreeRows};
