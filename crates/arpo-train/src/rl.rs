@@ -213,7 +213,8 @@ pub async fn rl_step<B: AutodiffBackend>(
     }
 
     let mut sums = UpdateSums::default();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_99_0u64);
+    // A stream apart from the rollout's (which derives from `seed` itself).
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_eed0_f990_u64);
     let mut order: Vec<usize> = (0..rows.len()).collect();
     for _ in 0..train.ppo.epochs {
         order.shuffle(&mut rng);
