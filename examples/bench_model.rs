@@ -38,10 +38,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> Result<()> {
     let args = Args::parse();
     let device = Default::default();
-    let model = load_model::<Inference>(&args.model, 1024, &device).with_context(|| format!("{}", args.model.display()))?;
+    let model = load_model::<Inference>(&args.model, 1024, &device)
+        .with_context(|| format!("{}", args.model.display()))?;
     let vocab = model.vocab_size();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let mut random_ids = |n: usize| -> Vec<u32> { (0..n).map(|_| rng.random_range(0..vocab as u32)).collect() };
+    let mut random_ids =
+        |n: usize| -> Vec<u32> { (0..n).map(|_| rng.random_range(0..vocab as u32)).collect() };
 
     let ids: Vec<i64> = random_ids(512).into_iter().map(i64::from).collect();
     let tokens = Tensor::<Inference, 2, Int>::from_data(TensorData::new(ids, [1, 512]), &device);
@@ -58,22 +60,52 @@ fn main() -> Result<()> {
     let mut ours = vec![("prefill_tok_s", prefill)];
     for (batch, new) in [(1usize, 64usize), (16, 32)] {
         let prompts: Vec<Vec<u32>> = (0..batch).map(|_| random_ids(32)).collect();
-        let config = GenerateConfig { sampling: SamplingConfig::greedy(), max_new_tokens: new + 1, stop_tokens: vec![] };
+        let config = GenerateConfig {
+            sampling: SamplingConfig::greedy(),
+            max_new_tokens: new + 1,
+            stop_tokens: vec![],
+        };
         let (_, timings) = generate(&model, &prompts, &vec![0; batch], &config)?;
-        ours.push((if batch == 1 { "decode_b1_tok_s" } else { "decode_b16_tok_s" }, timings.decode_tokens_per_sec()));
+        ours.push((
+            if batch == 1 {
+                "decode_b1_tok_s"
+            } else {
+                "decode_b16_tok_s"
+            },
+            timings.decode_tokens_per_sec(),
+        ));
     }
     let peer: Option<serde_json::Value> = match &args.python {
         Some(py) => {
             let out = Command::new(py)
-                .args(["scripts/bench/torch_smollm2.py", &args.model.display().to_string(), &args.threads.to_string()])
+                .args([
+                    "scripts/bench/torch_smollm2.py",
+                    &args.model.display().to_string(),
+                    &args.threads.to_string(),
+                ])
                 .output()
                 .context("running the PyTorch benchmark")?;
-            anyhow::ensure!(out.status.success(), "PyTorch benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
-            Some(serde_json::from_slice(out.stdout.rsplit(|&b| b == b'\n').find(|l| !l.is_empty()).unwrap_or(b"{}"))?)
+            anyhow::ensure!(
+                out.status.success(),
+                "PyTorch benchmark failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(serde_json::from_slice(
+                out.stdout
+                    .rsplit(|&b| b == b'\n')
+                    .find(|l| !l.is_empty())
+                    .unwrap_or(b"{}"),
+            )?)
         }
         None => None,
     };
-    println!("{:<18} {:>14} {:>14} {:>8}", "measure", format!("arpo ({NAME})"), "pytorch", "ratio");
+    println!(
+        "{:<18} {:>14} {:>14} {:>8}",
+        "measure",
+        format!("arpo ({NAME})"),
+        "pytorch",
+        "ratio"
+    );
     for (name, value) in ours {
         let theirs = peer.as_ref().and_then(|p| p[name].as_f64());
         println!(

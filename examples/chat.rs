@@ -20,7 +20,8 @@ use arpo::rollout::render::text::render_tree_text;
 use arpo::rollout::render::TokenText;
 use arpo::rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode};
 use arpo::tools::{
-    Bm25Index, PythonConfig, PythonTool, RunnerConfig, SearchBackend, SearchConfig, SearchTool, ToolRunner, ToolSpec,
+    Bm25Index, PythonConfig, PythonTool, RunnerConfig, SearchBackend, SearchConfig, SearchTool,
+    ToolRunner, ToolSpec,
 };
 use clap::{Parser, ValueEnum};
 
@@ -72,48 +73,99 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args = Args::parse();
     let device = Default::default();
     let (model, tokenizer): (_, Box<dyn Tokenizer>) = match &args.model {
         Some(path) => (
-            load_model::<Inference>(path, args.max_tokens + 1024, &device).with_context(|| format!("{}", path.display()))?,
+            load_model::<Inference>(path, args.max_tokens + 1024, &device)
+                .with_context(|| format!("{}", path.display()))?,
             load_tokenizer(path)?,
         ),
         None => {
             let tok = ByteTokenizer::with_tool_tags();
-            (from_scratch::<Inference>(&ModelConfig::small(tok.vocab_size(), 64, 2), args.seed, &device)?, Box::new(tok))
+            (
+                from_scratch::<Inference>(
+                    &ModelConfig::small(tok.vocab_size(), 64, 2),
+                    args.seed,
+                    &device,
+                )?,
+                Box::new(tok),
+            )
         }
     };
-    let mut specs = vec![ToolSpec::python(Arc::new(PythonTool::new(PythonConfig::default())?)).max_calls(5)];
+    let mut specs =
+        vec![ToolSpec::python(Arc::new(PythonTool::new(PythonConfig::default())?)).max_calls(5)];
     if let Some(index) = &args.index {
         let backend = SearchBackend::Bm25(Bm25Index::open(index)?);
-        specs.push(ToolSpec::search(Arc::new(SearchTool::new(SearchConfig::default(), None, backend)?)).max_calls(10));
+        specs.push(
+            ToolSpec::search(Arc::new(SearchTool::new(
+                SearchConfig::default(),
+                None,
+                backend,
+            )?))
+            .max_calls(10),
+        );
     }
     let runner = Arc::new(ToolRunner::new(RunnerConfig::default(), specs)?);
-    let messages = [ChatMessage::system(SYSTEM_PROMPT), ChatMessage::user(args.question.clone())];
+    let messages = [
+        ChatMessage::system(SYSTEM_PROMPT),
+        ChatMessage::user(args.question.clone()),
+    ];
     let text = tokenizer.apply_chat_template(&messages, true)? + &args.assistant_prefix;
     let prompt = tokenizer.encode(&text)?;
     let mode = match args.mode {
-        Mode::Trajectory => RolloutMode::Trajectory { samples: args.samples },
-        Mode::Arpo => RolloutMode::Arpo(ArpoConfig { total: args.samples, initial: args.initial, ..ArpoConfig::default() }),
+        Mode::Trajectory => RolloutMode::Trajectory {
+            samples: args.samples,
+        },
+        Mode::Arpo => RolloutMode::Arpo(ArpoConfig {
+            total: args.samples,
+            initial: args.initial,
+            ..ArpoConfig::default()
+        }),
     };
-    let sampling = SamplingConfig { temperature: args.temperature, top_p: 0.95, top_k: 20, repetition_penalty: 1.0 };
+    let sampling = SamplingConfig {
+        temperature: args.temperature,
+        top_p: 0.95,
+        top_k: 20,
+        repetition_penalty: 1.0,
+    };
     let mut config = RolloutConfig::new(mode, sampling, tokenizer.stop_token_ids());
     config.max_response_tokens = args.max_tokens;
     config.end_on_tool_limit = false;
-    let inputs = [RolloutInput { task_id: "chat".into(), prompt_tokens: prompt }];
-    let out = rollout::<Inference, _>(&model, tokenizer.as_ref(), runner.clone(), &inputs, &config, args.seed).await?;
+    let inputs = [RolloutInput {
+        task_id: "chat".into(),
+        prompt_tokens: prompt,
+    }];
+    let out = rollout::<Inference, _>(
+        &model,
+        tokenizer.as_ref(),
+        runner.clone(),
+        &inputs,
+        &config,
+        args.seed,
+    )
+    .await?;
     let tree = &out.trees[0];
     for leaf in 0..tree.leaves.len() {
-        println!("--- trajectory {leaf} ({:?})\n{}", tree.leaves[leaf].finish, tree.response_text(leaf));
+        println!(
+            "--- trajectory {leaf} ({:?})\n{}",
+            tree.leaves[leaf].finish,
+            tree.response_text(leaf)
+        );
     }
     println!("\n{}", render_tree_text(tree));
-    let options = HtmlOptions { token_text: TokenText::Tokenizer(tokenizer.as_ref()), ..HtmlOptions::default() };
+    let options = HtmlOptions {
+        token_text: TokenText::Tokenizer(tokenizer.as_ref()),
+        ..HtmlOptions::default()
+    };
     if let Some(dir) = args.html.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.html, render_tree_html(tree, &options)).with_context(|| format!("{}", args.html.display()))?;
+    std::fs::write(&args.html, render_tree_html(tree, &options))
+        .with_context(|| format!("{}", args.html.display()))?;
     eprintln!(
         "backend {NAME}: {} tokens forwarded, {} generated, {} tool calls, {:.1}s; tree written to {}",
         out.stats.forwarded_tokens,

@@ -13,7 +13,9 @@ use anyhow::{Context, Result};
 use arpo::backend::{Inference, NAME};
 use arpo::core::{ChatMessage, Tokenizer};
 use arpo::model::tokenizer::{load_tokenizer, ByteTokenizer};
-use arpo::model::{from_scratch, generate, load_model, GenerateConfig, ModelConfig, SamplingConfig};
+use arpo::model::{
+    from_scratch, generate, load_model, GenerateConfig, ModelConfig, SamplingConfig,
+};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -52,13 +54,17 @@ fn main() -> Result<()> {
     let device = Default::default();
     let (model, tokenizer): (_, Box<dyn Tokenizer>) = match &args.model {
         Some(path) => (
-            load_model::<Inference>(path, args.max_context, &device).with_context(|| format!("loading {}", path.display()))?,
+            load_model::<Inference>(path, args.max_context, &device)
+                .with_context(|| format!("loading {}", path.display()))?,
             load_tokenizer(path).with_context(|| format!("tokenizer of {}", path.display()))?,
         ),
         None => {
             let tokenizer = ByteTokenizer::with_tool_tags();
             let config = ModelConfig::small(tokenizer.vocab_size(), 64, 2);
-            (from_scratch::<Inference>(&config, args.seed, &device)?, Box::new(tokenizer))
+            (
+                from_scratch::<Inference>(&config, args.seed, &device)?,
+                Box::new(tokenizer),
+            )
         }
     };
     let text = if args.raw {
@@ -73,7 +79,12 @@ fn main() -> Result<()> {
     };
     let prompt = tokenizer.encode(&text)?;
     let config = GenerateConfig {
-        sampling: SamplingConfig { temperature: args.temperature, top_p: args.top_p, top_k: args.top_k, ..Default::default() },
+        sampling: SamplingConfig {
+            temperature: args.temperature,
+            top_p: args.top_p,
+            top_k: args.top_k,
+            ..Default::default()
+        },
         max_new_tokens: args.max_new_tokens,
         stop_tokens: tokenizer.stop_token_ids(),
     };

@@ -26,7 +26,10 @@ mod chosen {
     pub const NAME: &str = "flex (CPU)";
 }
 
-#[cfg(all(feature = "ndarray", not(any(feature = "cuda", feature = "wgpu", feature = "flex"))))]
+#[cfg(all(
+    feature = "ndarray",
+    not(any(feature = "cuda", feature = "wgpu", feature = "flex"))
+))]
 mod chosen {
     /// Inference backend.
     pub type Inference = burn::backend::NdArray;
@@ -34,7 +37,12 @@ mod chosen {
     pub const NAME: &str = "ndarray (CPU)";
 }
 
-#[cfg(not(any(feature = "cuda", feature = "wgpu", feature = "flex", feature = "ndarray")))]
+#[cfg(not(any(
+    feature = "cuda",
+    feature = "wgpu",
+    feature = "flex",
+    feature = "ndarray"
+)))]
 compile_error!("enable one backend feature: flex (default), ndarray, cuda or wgpu");
 
 pub use chosen::{Inference, NAME};

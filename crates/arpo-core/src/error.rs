@@ -41,11 +41,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds an [`Error::Io`] that names the path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Builds an [`Error::Parse`] for a location (file, file:line or field).
     pub fn parse(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Parse { location: location.into(), message: message.into() }
+        Error::Parse {
+            location: location.into(),
+            message: message.into(),
+        }
     }
 }

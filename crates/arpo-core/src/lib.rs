@@ -21,7 +21,9 @@ pub use reward::{Reward, RewardOutcome};
 pub use task::{Domain, Task};
 pub use tokenizer::Tokenizer;
 pub use tool::{Tool, ToolError};
-pub use tree::{BranchDecision, FinishReason, Leaf, NodeId, Origin, RolloutTree, Segment, ToolCall, TreeNode};
+pub use tree::{
+    BranchDecision, FinishReason, Leaf, NodeId, Origin, RolloutTree, Segment, ToolCall, TreeNode,
+};
 
 /// A token id in a model's vocabulary.
 pub type TokenId = u32;

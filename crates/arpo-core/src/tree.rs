@@ -98,7 +98,10 @@ impl Segment {
             ));
         }
         if self.origin != Origin::Model && self.loss_mask.iter().any(|&m| m) {
-            return Err(format!("{:?} segment has loss-mask entries set", self.origin));
+            return Err(format!(
+                "{:?} segment has loss-mask entries set",
+                self.origin
+            ));
         }
         Ok(())
     }
@@ -154,7 +157,12 @@ pub struct TreeNode {
 impl TreeNode {
     /// A node with no segment yet.
     pub fn new(parent: Option<NodeId>) -> Self {
-        Self { parent, children: Vec::new(), segments: Vec::new(), decisions: Vec::new() }
+        Self {
+            parent,
+            children: Vec::new(),
+            segments: Vec::new(),
+            decisions: Vec::new(),
+        }
     }
 
     /// Number of tokens in the node.
@@ -195,7 +203,12 @@ impl RolloutTree {
     pub fn new(task_id: impl Into<String>, seed: u64, prompt: Segment) -> Self {
         let mut root = TreeNode::new(None);
         root.segments.push(prompt);
-        Self { task_id: task_id.into(), seed, nodes: vec![root], leaves: Vec::new() }
+        Self {
+            task_id: task_id.into(),
+            seed,
+            nodes: vec![root],
+            leaves: Vec::new(),
+        }
     }
 
     /// Adds a child of `parent` and returns its id.
@@ -228,7 +241,10 @@ impl RolloutTree {
 
     /// Token ids of a trajectory, prompt included.
     pub fn leaf_tokens(&self, leaf: usize) -> Vec<TokenId> {
-        self.leaf_segments(leaf).into_iter().flat_map(|s| s.tokens.iter().copied()).collect()
+        self.leaf_segments(leaf)
+            .into_iter()
+            .flat_map(|s| s.tokens.iter().copied())
+            .collect()
     }
 
     /// Text written after the prompt on a trajectory (model and tool segments).
@@ -270,12 +286,18 @@ impl RolloutTree {
     /// Tokens over all trajectories: shared prefixes counted once per leaf (what independent
     /// sampling of the same trajectories would forward).
     pub fn trajectory_tokens(&self) -> usize {
-        (0..self.leaves.len()).map(|l| self.leaf_tokens(l).len()).sum()
+        (0..self.leaves.len())
+            .map(|l| self.leaf_tokens(l).len())
+            .sum()
     }
 
     /// Number of branch decisions that branched.
     pub fn branch_count(&self) -> usize {
-        self.nodes.iter().flat_map(|n| &n.decisions).filter(|d| d.branched).count()
+        self.nodes
+            .iter()
+            .flat_map(|n| &n.decisions)
+            .filter(|d| d.branched)
+            .count()
     }
 
     /// Checks the structural invariants: parent/child links agree, the root holds the prompt,
@@ -334,7 +356,11 @@ mod tests {
 
     /// A root with one shared node that forks into two leaves.
     fn forked_tree() -> RolloutTree {
-        let mut t = RolloutTree::new("t", 7, Segment::forced(Origin::Prompt, vec![1, 2, 3], "p".into()));
+        let mut t = RolloutTree::new(
+            "t",
+            7,
+            Segment::forced(Origin::Prompt, vec![1, 2, 3], "p".into()),
+        );
         let shared = t.add_child(0);
         t.nodes[shared].segments.push(model_seg(&[4, 5]));
         let a = t.add_child(shared);
@@ -342,7 +368,12 @@ mod tests {
         let b = t.add_child(shared);
         t.nodes[b].segments.push(model_seg(&[7, 8]));
         for node in [a, b] {
-            t.leaves.push(Leaf { node, finish: FinishReason::Stop, tool_calls: 0, reward: None });
+            t.leaves.push(Leaf {
+                node,
+                finish: FinishReason::Stop,
+                tool_calls: 0,
+                reward: None,
+            });
         }
         t
     }

@@ -113,7 +113,12 @@ pub struct KvCache<B: Backend> {
 impl<B: Backend> KvCache<B> {
     /// An empty history for a model with `num_layers` layers.
     pub fn new(num_layers: usize) -> Self {
-        Self { layers: (0..num_layers).map(|_| LayerCache { chunks: Vec::new() }).collect(), len: 0 }
+        Self {
+            layers: (0..num_layers)
+                .map(|_| LayerCache { chunks: Vec::new() })
+                .collect(),
+            len: 0,
+        }
     }
 
     /// Tokens in the history (the position of the next token).

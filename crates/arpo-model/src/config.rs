@@ -173,8 +173,10 @@ struct ArchProbe {
 impl ModelConfig {
     /// Parses an HF `config.json`; `source` names the file in errors.
     pub fn from_hf_json(json: &str, source: &str) -> Result<Self> {
-        let probe: ArchProbe = serde_json::from_str(json)
-            .map_err(|e| Error::Parse { location: source.to_string(), message: e.to_string() })?;
+        let probe: ArchProbe = serde_json::from_str(json).map_err(|e| Error::Parse {
+            location: source.to_string(),
+            message: e.to_string(),
+        })?;
         let names: Vec<&str> = probe
             .architectures
             .iter()
@@ -185,8 +187,10 @@ impl ModelConfig {
             .iter()
             .find_map(|n| Architecture::from_hf_name(n))
             .ok_or_else(|| Error::Unsupported(format!("{source}: architecture {names:?}")))?;
-        let mut config: ModelConfig = serde_json::from_str(json)
-            .map_err(|e| Error::Parse { location: source.to_string(), message: e.to_string() })?;
+        let mut config: ModelConfig = serde_json::from_str(json).map_err(|e| Error::Parse {
+            location: source.to_string(),
+            message: e.to_string(),
+        })?;
         config.architecture = architecture;
         if let Some(params) = config.rope_parameters.take() {
             config.fold_rope_parameters(params, source)?;
@@ -211,14 +215,21 @@ impl ModelConfig {
     fn fold_rope_parameters(&mut self, params: serde_json::Value, source: &str) -> Result<()> {
         let location = format!("{source}: rope_parameters");
         if let Some(theta) = params.get("rope_theta") {
-            self.rope_theta = theta
-                .as_f64()
-                .ok_or_else(|| Error::Parse { location: location.clone(), message: "rope_theta is not a number".into() })?;
+            self.rope_theta = theta.as_f64().ok_or_else(|| Error::Parse {
+                location: location.clone(),
+                message: "rope_theta is not a number".into(),
+            })?;
         }
-        let rope_type = params.get("rope_type").or_else(|| params.get("type")).and_then(|t| t.as_str());
+        let rope_type = params
+            .get("rope_type")
+            .or_else(|| params.get("type"))
+            .and_then(|t| t.as_str());
         if rope_type.is_some_and(|t| t != "default") {
-            let scaling: RopeScaling = serde_json::from_value(params)
-                .map_err(|e| Error::Parse { location, message: e.to_string() })?;
+            let scaling: RopeScaling =
+                serde_json::from_value(params).map_err(|e| Error::Parse {
+                    location,
+                    message: e.to_string(),
+                })?;
             self.rope_scaling = Some(scaling);
         }
         Ok(())
@@ -255,7 +266,8 @@ impl ModelConfig {
 
     /// Per-head width.
     pub fn head_dim(&self) -> usize {
-        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads)
     }
 
     /// Whether q and k get a per-head RMSNorm (Qwen3).
@@ -283,18 +295,28 @@ impl ModelConfig {
         if self.kv_heads() == 0 || self.num_attention_heads % self.kv_heads() != 0 {
             return Err(field(
                 "num_key_value_heads",
-                format!("{} does not divide num_attention_heads {}", self.kv_heads(), self.num_attention_heads),
+                format!(
+                    "{} does not divide num_attention_heads {}",
+                    self.kv_heads(),
+                    self.num_attention_heads
+                ),
             ));
         }
         if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
-            return Err(field("hidden_size", "not a multiple of num_attention_heads".into()));
+            return Err(field(
+                "hidden_size",
+                "not a multiple of num_attention_heads".into(),
+            ));
         }
         if self.head_dim() % 2 != 0 {
             return Err(field("head_dim", "must be even for RoPE".into()));
         }
         if let Some(s) = &self.rope_scaling {
             if !matches!(s.rope_type.as_str(), "llama3" | "default") {
-                return Err(Error::Unsupported(format!("{source}: rope_scaling type {:?}", s.rope_type)));
+                return Err(Error::Unsupported(format!(
+                    "{source}: rope_scaling type {:?}",
+                    s.rope_type
+                )));
             }
         }
         Ok(())

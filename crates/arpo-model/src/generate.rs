@@ -69,14 +69,29 @@ pub fn generate<B: Backend>(
     config: &GenerateConfig,
 ) -> Result<(Vec<Generated>, GenerateTimings)> {
     if prompts.len() != seeds.len() {
-        return Err(Error::Usage(format!("{} prompts but {} seeds", prompts.len(), seeds.len())));
+        return Err(Error::Usage(format!(
+            "{} prompts but {} seeds",
+            prompts.len(),
+            seeds.len()
+        )));
     }
-    let mut timings = GenerateTimings { prefill_tokens: prompts.iter().map(Vec::len).sum(), ..Default::default() };
-    let mut rngs: Vec<ChaCha8Rng> = seeds.iter().map(|&s| ChaCha8Rng::seed_from_u64(s)).collect();
+    let mut timings = GenerateTimings {
+        prefill_tokens: prompts.iter().map(Vec::len).sum(),
+        ..Default::default()
+    };
+    let mut rngs: Vec<ChaCha8Rng> = seeds
+        .iter()
+        .map(|&s| ChaCha8Rng::seed_from_u64(s))
+        .collect();
     let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
     let mut out: Vec<Generated> = prompts
         .iter()
-        .map(|_| Generated { tokens: vec![], logprobs: vec![], entropies: vec![], stopped: false })
+        .map(|_| Generated {
+            tokens: vec![],
+            logprobs: vec![],
+            entropies: vec![],
+            stopped: false,
+        })
         .collect();
     let vocab = model.vocab_size();
     let start = Instant::now();
@@ -85,8 +100,10 @@ pub fn generate<B: Backend>(
     let mut first = true;
     while !live.is_empty() && config.max_new_tokens > 0 {
         // Moved out, not cloned: a clone would be a fork, and a forked cache starts a new chunk.
-        let mut live_caches: Vec<_> =
-            live.iter().map(|&i| std::mem::replace(&mut caches[i], model.new_cache())).collect();
+        let mut live_caches: Vec<_> = live
+            .iter()
+            .map(|&i| std::mem::replace(&mut caches[i], model.new_cache()))
+            .collect();
         let logits = model.extend(&inputs, &mut live_caches)?;
         let flat = logits
             .into_data()
@@ -99,7 +116,12 @@ pub fn generate<B: Backend>(
         let mut next_inputs = Vec::with_capacity(live.len());
         for (row, &i) in live.iter().enumerate() {
             let history: Vec<TokenId> = prompts[i].iter().chain(&out[i].tokens).copied().collect();
-            let t = sample(&flat[row * vocab..(row + 1) * vocab], &history, &config.sampling, &mut rngs[i]);
+            let t = sample(
+                &flat[row * vocab..(row + 1) * vocab],
+                &history,
+                &config.sampling,
+                &mut rngs[i],
+            );
             let g = &mut out[i];
             g.tokens.push(t.token);
             g.logprobs.push(t.logprob as f32);

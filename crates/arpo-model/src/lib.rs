@@ -16,8 +16,8 @@ pub mod sampler;
 pub mod tokenizer;
 pub mod weights;
 
-pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use cache::KvCache;
+pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::{Error, Result};
 pub use generate::{generate, GenerateConfig, GenerateTimings, Generated};
 pub use load::{from_scratch, from_weights, load_model};

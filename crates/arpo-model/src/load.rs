@@ -51,11 +51,19 @@ struct FromScratch<'a, B: Backend> {
 
 impl<B: Backend> WeightProvider<B> for FromScratch<'_, B> {
     fn matrix(&mut self, _name: &str, rows: usize, cols: usize) -> Result<HostTensor> {
-        let data = (0..rows * cols).map(|_| normal(&mut self.rng) * self.std).collect();
-        Ok(HostTensor { shape: vec![rows, cols], data })
+        let data = (0..rows * cols)
+            .map(|_| normal(&mut self.rng) * self.std)
+            .collect();
+        Ok(HostTensor {
+            shape: vec![rows, cols],
+            data,
+        })
     }
     fn vector(&mut self, _name: &str, len: usize, fill: f32) -> Result<HostTensor> {
-        Ok(HostTensor { shape: vec![len], data: vec![fill; len] })
+        Ok(HostTensor {
+            shape: vec![len],
+            data: vec![fill; len],
+        })
     }
     fn device(&self) -> &B::Device {
         self.device
@@ -94,18 +102,34 @@ fn linear<B: Backend>(
     bias: bool,
 ) -> Result<Linear<B>> {
     let device = p.device().clone();
-    let mut layer = LinearConfig::new(d_in, d_out).with_bias(bias).init::<B>(&device);
-    layer.weight = Param::from_tensor(transposed(p.matrix(&format!("{prefix}.weight"), d_out, d_in)?, &device));
+    let mut layer = LinearConfig::new(d_in, d_out)
+        .with_bias(bias)
+        .init::<B>(&device);
+    layer.weight = Param::from_tensor(transposed(
+        p.matrix(&format!("{prefix}.weight"), d_out, d_in)?,
+        &device,
+    ));
     if bias {
-        layer.bias = Some(Param::from_tensor(tensor1(p.vector(&format!("{prefix}.bias"), d_out, 0.0)?, &device)));
+        layer.bias = Some(Param::from_tensor(tensor1(
+            p.vector(&format!("{prefix}.bias"), d_out, 0.0)?,
+            &device,
+        )));
     }
     Ok(layer)
 }
 
-fn norm<B: Backend>(p: &mut dyn WeightProvider<B>, name: &str, dim: usize, eps: f64) -> Result<RmsNorm<B>> {
+fn norm<B: Backend>(
+    p: &mut dyn WeightProvider<B>,
+    name: &str,
+    dim: usize,
+    eps: f64,
+) -> Result<RmsNorm<B>> {
     let device = p.device().clone();
     let mut n = RmsNorm::new(dim, eps, &device);
-    n.weight = Param::from_tensor(tensor1(p.vector(&format!("{name}.weight"), dim, 1.0)?, &device));
+    n.weight = Param::from_tensor(tensor1(
+        p.vector(&format!("{name}.weight"), dim, 1.0)?,
+        &device,
+    ));
     Ok(n)
 }
 
@@ -120,15 +144,20 @@ fn build<B: Backend>(
     let (heads, kv_heads) = (config.num_attention_heads, config.kv_heads());
     let mut embed_tokens: Embedding<B> = EmbeddingConfig::new(config.vocab_size, d).init(&device);
     let embed = p.matrix("model.embed_tokens.weight", config.vocab_size, d)?;
-    embed_tokens.weight =
-        Param::from_tensor(Tensor::from_data(TensorData::new(embed.data, [config.vocab_size, d]), &device));
+    embed_tokens.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(embed.data, [config.vocab_size, d]),
+        &device,
+    ));
     let mut layers = Vec::with_capacity(config.num_hidden_layers);
     for i in 0..config.num_hidden_layers {
         let pre = format!("model.layers.{i}");
         let attn = format!("{pre}.self_attn");
         let bias = config.attention_bias;
         let (q_norm, k_norm) = if config.qk_norm() {
-            (Some(norm(p, &format!("{attn}.q_norm"), hd, eps)?), Some(norm(p, &format!("{attn}.k_norm"), hd, eps)?))
+            (
+                Some(norm(p, &format!("{attn}.q_norm"), hd, eps)?),
+                Some(norm(p, &format!("{attn}.k_norm"), hd, eps)?),
+            )
         } else {
             (None, None)
         };
@@ -144,9 +173,27 @@ fn build<B: Backend>(
             head_dim: hd,
         };
         let mlp = Mlp {
-            gate_proj: linear(p, &format!("{pre}.mlp.gate_proj"), d, config.intermediate_size, false)?,
-            up_proj: linear(p, &format!("{pre}.mlp.up_proj"), d, config.intermediate_size, false)?,
-            down_proj: linear(p, &format!("{pre}.mlp.down_proj"), config.intermediate_size, d, false)?,
+            gate_proj: linear(
+                p,
+                &format!("{pre}.mlp.gate_proj"),
+                d,
+                config.intermediate_size,
+                false,
+            )?,
+            up_proj: linear(
+                p,
+                &format!("{pre}.mlp.up_proj"),
+                d,
+                config.intermediate_size,
+                false,
+            )?,
+            down_proj: linear(
+                p,
+                &format!("{pre}.mlp.down_proj"),
+                config.intermediate_size,
+                d,
+                false,
+            )?,
         };
         layers.push(DecoderLayer {
             self_attn,
@@ -163,7 +210,11 @@ fn build<B: Backend>(
     };
     let max_positions = max_context.min(config.max_position_embeddings).max(1);
     Ok(CausalLm {
-        model: Decoder { embed_tokens, layers, norm: norm_final },
+        model: Decoder {
+            embed_tokens,
+            layers,
+            norm: norm_final,
+        },
         lm_head,
         rotary: Rotary::new(config, max_positions, &device),
         config: config.clone(),
@@ -183,13 +234,25 @@ pub fn from_weights<B: Backend>(
 
 /// Builds a freshly initialised model (normal(0, 0.02) matrices, unit norms, zero biases) from a
 /// seed; the same seed gives the same weights on every backend.
-pub fn from_scratch<B: Backend>(config: &ModelConfig, seed: u64, device: &B::Device) -> Result<CausalLm<B>> {
-    let mut provider = FromScratch { rng: ChaCha8Rng::seed_from_u64(seed), std: 0.02, device };
+pub fn from_scratch<B: Backend>(
+    config: &ModelConfig,
+    seed: u64,
+    device: &B::Device,
+) -> Result<CausalLm<B>> {
+    let mut provider = FromScratch {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        std: 0.02,
+        device,
+    };
     build(config, &mut provider, config.max_position_embeddings)
 }
 
 /// Opens an HF model folder or a `.gguf` file and builds the model on `device`.
-pub fn load_model<B: Backend>(path: &Path, max_context: usize, device: &B::Device) -> Result<CausalLm<B>> {
+pub fn load_model<B: Backend>(
+    path: &Path,
+    max_context: usize,
+    device: &B::Device,
+) -> Result<CausalLm<B>> {
     if path.is_dir() {
         let (config, source) = weights::open_hf_folder(path)?;
         from_weights(&config, source.as_ref(), max_context, device)

@@ -26,13 +26,27 @@ pub fn token_logprobs<B: Backend>(
 ) -> Result<TokenLogprobs<B>> {
     let [b, s] = tokens.dims();
     if s < 2 {
-        return Err(crate::Error::Usage("scoring needs sequences of at least 2 tokens".into()));
+        return Err(crate::Error::Usage(
+            "scoring needs sequences of at least 2 tokens".into(),
+        ));
     }
     let inputs = tokens.clone().slice([0..b, 0..s - 1]);
     let targets = tokens.slice([0..b, 1..s]);
     let logits = model.forward(inputs)?.div_scalar(temperature);
     let logp = log_softmax(logits, 2);
-    let entropies = with_entropy.then(|| logp.clone().exp().mul(logp.clone()).sum_dim(2).neg().squeeze_dim::<2>(2));
-    let logprobs = logp.gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2);
-    Ok(TokenLogprobs { logprobs, entropies })
+    let entropies = with_entropy.then(|| {
+        logp.clone()
+            .exp()
+            .mul(logp.clone())
+            .sum_dim(2)
+            .neg()
+            .squeeze_dim::<2>(2)
+    });
+    let logprobs = logp
+        .gather(2, targets.unsqueeze_dim::<3>(2))
+        .squeeze_dim::<2>(2);
+    Ok(TokenLogprobs {
+        logprobs,
+        entropies,
+    })
 }

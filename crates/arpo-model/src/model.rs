@@ -83,9 +83,8 @@ impl<B: Backend> Attention<B> {
         sin: &Tensor<B, 4>,
     ) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
         let [b, s, _] = x.dims();
-        let split = |t: Tensor<B, 3>, heads: usize| {
-            t.reshape([b, s, heads, self.head_dim]).swap_dims(1, 2)
-        };
+        let split =
+            |t: Tensor<B, 3>, heads: usize| t.reshape([b, s, heads, self.head_dim]).swap_dims(1, 2);
         let mut q = split(self.q_proj.forward(x.clone()), self.num_heads);
         let mut k = split(self.k_proj.forward(x.clone()), self.num_kv_heads);
         let v = split(self.v_proj.forward(x), self.num_kv_heads);
@@ -113,11 +112,18 @@ impl<B: Backend> Attention<B> {
         let (q, k, v) = self.qkv(x, cos, sin);
         // Query heads of one kv group are stacked along the row axis: no key/value repeat.
         let q = q.reshape([b, kvh, g * s, hd]);
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
-        let mask = if g == 1 { mask.clone() } else { Tensor::cat(vec![mask.clone(); g], 1) };
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (hd as f64).sqrt());
+        let mask = if g == 1 {
+            mask.clone()
+        } else {
+            Tensor::cat(vec![mask.clone(); g], 1)
+        };
         let probs = softmax(scores.add(mask.unsqueeze_dim::<4>(1)), 3);
         let out = probs.matmul(v).reshape([b, self.num_heads, s, hd]);
-        self.o_proj.forward(out.swap_dims(1, 2).reshape([b, s, self.num_heads * hd]))
+        self.o_proj
+            .forward(out.swap_dims(1, 2).reshape([b, s, self.num_heads * hd]))
     }
 
     /// Extends each sequence from its own history. `lens[i]` tokens of row `i` are real (the
@@ -141,7 +147,9 @@ impl<B: Backend> Attention<B> {
         let mut rows = Vec::with_capacity(b);
         for (i, (cache, &n)) in caches.iter_mut().zip(lens).enumerate() {
             let take = |t: &Tensor<B, 4>, heads: usize| {
-                t.clone().slice([i..i + 1, 0..heads, 0..n, 0..hd]).reshape([heads, n, hd])
+                t.clone()
+                    .slice([i..i + 1, 0..heads, 0..n, 0..hd])
+                    .reshape([heads, n, hd])
             };
             cache.append(take(&k, kvh), take(&v, kvh));
             let q_i = take(&q, self.num_heads).reshape([kvh, g * n, hd]);
@@ -154,7 +162,8 @@ impl<B: Backend> Attention<B> {
                 .collect();
             let mut scores = Tensor::cat(scores, 2).mul_scalar(scale);
             if n > 1 {
-                scores = scores.add(causal_mask::<B>(g, n, total - n, total, &device).unsqueeze::<3>());
+                scores =
+                    scores.add(causal_mask::<B>(g, n, total - n, total, &device).unsqueeze::<3>());
             }
             let probs = softmax(scores, 2);
             let mut start = 0;
@@ -169,9 +178,15 @@ impl<B: Backend> Attention<B> {
                 start += w;
             }
             let out = out.expect("a cache holds at least the rows just appended");
-            let out = out.reshape([self.num_heads, n, hd]).swap_dims(0, 1).reshape([1, n, self.num_heads * hd]);
+            let out = out
+                .reshape([self.num_heads, n, hd])
+                .swap_dims(0, 1)
+                .reshape([1, n, self.num_heads * hd]);
             rows.push(if n < s {
-                Tensor::cat(vec![out, Tensor::zeros([1, s - n, self.num_heads * hd], &device)], 1)
+                Tensor::cat(
+                    vec![out, Tensor::zeros([1, s - n, self.num_heads * hd], &device)],
+                    1,
+                )
             } else {
                 out
             });
@@ -208,7 +223,10 @@ fn causal_mask<B: Backend>(
 /// `allowed: seq × seq` → `[1, seq, seq]`
 pub fn attention_mask<B: Backend>(allowed: &[Vec<bool>], device: &B::Device) -> Tensor<B, 3> {
     let n = allowed.len();
-    let data: Vec<f32> = allowed.iter().flat_map(|row| row.iter().map(|&a| if a { 0.0 } else { MASKED })).collect();
+    let data: Vec<f32> = allowed
+        .iter()
+        .flat_map(|row| row.iter().map(|&a| if a { 0.0 } else { MASKED }))
+        .collect();
     Tensor::from_data(TensorData::new(data, [1, n, n]), device)
 }
 
@@ -264,7 +282,9 @@ impl<B: Backend> PaddedBatch<B> {
     pub fn new(rows: &[Vec<u32>], device: &B::Device) -> Result<Self> {
         let width = rows.iter().map(Vec::len).max().unwrap_or(0);
         if rows.is_empty() || rows.iter().any(Vec::is_empty) {
-            return Err(Error::Usage("a batch needs at least one row and no empty row".into()));
+            return Err(Error::Usage(
+                "a batch needs at least one row and no empty row".into(),
+            ));
         }
         let mut ids = Vec::with_capacity(rows.len() * width);
         for r in rows {
@@ -328,7 +348,9 @@ impl<B: Backend> CausalLm<B> {
     pub fn forward_hidden(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         let [b, s] = tokens.dims();
         let device = tokens.device();
-        let positions = Tensor::<B, 1, Int>::arange(0..s as i64, &device).unsqueeze::<2>().repeat_dim(0, b);
+        let positions = Tensor::<B, 1, Int>::arange(0..s as i64, &device)
+            .unsqueeze::<2>()
+            .repeat_dim(0, b);
         let mask = causal_mask::<B>(1, s, 0, s, &device).unsqueeze::<3>();
         self.forward_hidden_masked(tokens, positions, mask)
     }
@@ -351,9 +373,16 @@ impl<B: Backend> CausalLm<B> {
         let (cos, sin) = self.rotary.tables(positions);
         let mut x = self.model.embed_tokens.forward(tokens);
         for layer in &self.model.layers {
-            let h = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, &mask);
+            let h = layer.self_attn.forward(
+                layer.input_layernorm.forward(x.clone()),
+                &cos,
+                &sin,
+                &mask,
+            );
             x = x.add(h);
-            let h = layer.mlp.forward(layer.post_attention_layernorm.forward(x.clone()));
+            let h = layer
+                .mlp
+                .forward(layer.post_attention_layernorm.forward(x.clone()));
             x = x.add(h);
         }
         Ok(self.model.norm.forward(x))
@@ -380,7 +409,10 @@ impl<B: Backend> CausalLm<B> {
     ) -> Result<Tensor<B, 3>> {
         let [b, s] = batch.tokens.dims();
         if caches.len() != b || batch.lens.len() != b {
-            return Err(Error::Usage(format!("{b} rows but {} caches", caches.len())));
+            return Err(Error::Usage(format!(
+                "{b} rows but {} caches",
+                caches.len()
+            )));
         }
         let device = batch.tokens.device();
         let mut pos = Vec::with_capacity(b * s);
@@ -403,7 +435,9 @@ impl<B: Backend> CausalLm<B> {
                 &mut layer_caches,
             );
             x = x.add(h);
-            let h = layer.mlp.forward(layer.post_attention_layernorm.forward(x.clone()));
+            let h = layer
+                .mlp
+                .forward(layer.post_attention_layernorm.forward(x.clone()));
             x = x.add(h);
         }
         for (cache, &n) in caches.iter_mut().zip(&batch.lens) {
@@ -416,7 +450,11 @@ impl<B: Backend> CausalLm<B> {
     ///
     /// # Shapes
     /// returns `[batch, seq, vocab]`
-    pub fn forward_cached(&self, batch: &PaddedBatch<B>, caches: &mut [KvCache<B>]) -> Result<Tensor<B, 3>> {
+    pub fn forward_cached(
+        &self,
+        batch: &PaddedBatch<B>,
+        caches: &mut [KvCache<B>],
+    ) -> Result<Tensor<B, 3>> {
         Ok(self.head(self.forward_cached_hidden(batch, caches)?))
     }
 
@@ -429,10 +467,18 @@ impl<B: Backend> CausalLm<B> {
         let batch = PaddedBatch::new(rows, &self.device())?;
         let hidden = self.forward_cached_hidden(&batch, caches)?;
         let [b, _, d] = hidden.dims();
-        let last: Vec<i64> = batch.lens.iter().enumerate().map(|(i, &n)| (i * hidden.dims()[1] + n - 1) as i64).collect();
+        let last: Vec<i64> = batch
+            .lens
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (i * hidden.dims()[1] + n - 1) as i64)
+            .collect();
         let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(last, [b]), &hidden.device());
         let seq = hidden.dims()[1];
-        let picked = hidden.reshape([b * seq, d]).select(0, idx).reshape([b, 1, d]);
+        let picked = hidden
+            .reshape([b * seq, d])
+            .select(0, idx)
+            .reshape([b, 1, d]);
         Ok(self.head(picked).reshape([b, self.vocab_size()]))
     }
 }

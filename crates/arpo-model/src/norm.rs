@@ -15,7 +15,10 @@ pub struct RmsNorm<B: Backend> {
 impl<B: Backend> RmsNorm<B> {
     /// A norm with unit scale.
     pub fn new(dim: usize, eps: f64, device: &B::Device) -> Self {
-        Self { weight: Param::from_tensor(Tensor::ones([dim], device)), eps }
+        Self {
+            weight: Param::from_tensor(Tensor::ones([dim], device)),
+            eps,
+        }
     }
 
     /// Normalises the last dimension.

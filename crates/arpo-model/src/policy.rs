@@ -25,7 +25,11 @@ impl<B: Backend> Policy<B> for CausalLm<B> {
         cache.len()
     }
 
-    fn extend(&self, tokens: &[Vec<TokenId>], caches: &mut [KvCache<B>]) -> arpo_core::Result<Tensor<B, 2>> {
+    fn extend(
+        &self,
+        tokens: &[Vec<TokenId>],
+        caches: &mut [KvCache<B>],
+    ) -> arpo_core::Result<Tensor<B, 2>> {
         Ok(CausalLm::extend(self, tokens, caches)?)
     }
 }

@@ -23,16 +23,25 @@ pub struct Rotary<B: Backend> {
 /// Inverse frequencies `1 / theta^(2i/d)` in f32, with Llama-3 scaling when configured.
 pub fn inverse_frequencies(head_dim: usize, theta: f64, scaling: Option<&RopeScaling>) -> Vec<f32> {
     let base = theta as f32;
-    let mut inv: Vec<f32> =
-        (0..head_dim / 2).map(|i| 1.0 / base.powf((2 * i) as f32 / head_dim as f32)).collect();
+    let mut inv: Vec<f32> = (0..head_dim / 2)
+        .map(|i| 1.0 / base.powf((2 * i) as f32 / head_dim as f32))
+        .collect();
     if let Some(s) = scaling.filter(|s| s.rope_type == "llama3") {
         let old_ctx = s.original_max_position_embeddings as f32;
-        let (factor, low, high) = (s.factor as f32, s.low_freq_factor as f32, s.high_freq_factor as f32);
+        let (factor, low, high) = (
+            s.factor as f32,
+            s.low_freq_factor as f32,
+            s.high_freq_factor as f32,
+        );
         let low_freq_wavelen = old_ctx / low;
         let high_freq_wavelen = old_ctx / high;
         for f in inv.iter_mut() {
             let wavelen = 2.0 * std::f32::consts::PI / *f;
-            let scaled = if wavelen > low_freq_wavelen { *f / factor } else { *f };
+            let scaled = if wavelen > low_freq_wavelen {
+                *f / factor
+            } else {
+                *f
+            };
             let medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
             *f = if medium {
                 let smooth = (old_ctx / wavelen - low) / (high - low);
@@ -77,8 +86,16 @@ impl<B: Backend> Rotary<B> {
         let [batch, seq] = positions.dims();
         let flat = positions.reshape([batch * seq]);
         let head_dim = self.cos.dims()[1];
-        let cos = self.cos.clone().select(0, flat.clone()).reshape([batch, 1, seq, head_dim]);
-        let sin = self.sin.clone().select(0, flat).reshape([batch, 1, seq, head_dim]);
+        let cos = self
+            .cos
+            .clone()
+            .select(0, flat.clone())
+            .reshape([batch, 1, seq, head_dim]);
+        let sin = self
+            .sin
+            .clone()
+            .select(0, flat)
+            .reshape([batch, 1, seq, head_dim]);
         (cos, sin)
     }
 }
@@ -87,7 +104,11 @@ impl<B: Backend> Rotary<B> {
 ///
 /// # Shapes
 /// `x: [batch, heads, seq, head_dim]`, `cos`/`sin`: `[batch, 1, seq, head_dim]`
-pub fn apply_rotary<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 4> {
+pub fn apply_rotary<B: Backend>(
+    x: Tensor<B, 4>,
+    cos: &Tensor<B, 4>,
+    sin: &Tensor<B, 4>,
+) -> Tensor<B, 4> {
     let [b, h, s, d] = x.dims();
     let half = d / 2;
     let x1 = x.clone().slice([0..b, 0..h, 0..s, 0..half]);

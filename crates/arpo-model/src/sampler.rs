@@ -25,19 +25,32 @@ pub struct SamplingConfig {
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        Self { temperature: 1.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0 }
+        Self {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            repetition_penalty: 1.0,
+        }
     }
 }
 
 impl SamplingConfig {
     /// Greedy decoding.
     pub fn greedy() -> Self {
-        Self { temperature: 0.0, ..Self::default() }
+        Self {
+            temperature: 0.0,
+            ..Self::default()
+        }
     }
 
     /// The paper's evaluation decoding: temperature 0.6, top-p 0.95, top-k 20, penalty 1.1.
     pub fn paper_eval() -> Self {
-        Self { temperature: 0.6, top_k: 20, top_p: 0.95, repetition_penalty: 1.1 }
+        Self {
+            temperature: 0.6,
+            top_k: 20,
+            top_p: 0.95,
+            repetition_penalty: 1.1,
+        }
     }
 
     /// The temperature the log-prob and entropy refer to (1 for greedy).
@@ -70,7 +83,10 @@ pub fn log_softmax_entropy(logits: &[f32], temperature: f64) -> (Vec<f64>, f64) 
     let sum: f64 = scaled.iter().map(|z| (z - max).exp()).sum();
     let lse = max + sum.ln();
     let logp: Vec<f64> = scaled.iter().map(|z| z - lse).collect();
-    let entropy = -logp.iter().map(|lp| if lp.is_finite() { lp.exp() * lp } else { 0.0 }).sum::<f64>();
+    let entropy = -logp
+        .iter()
+        .map(|lp| if lp.is_finite() { lp.exp() * lp } else { 0.0 })
+        .sum::<f64>();
     (logp, entropy)
 }
 
@@ -105,7 +121,12 @@ pub fn sample<R: Rng + ?Sized>(
     if config.temperature <= 0.0 {
         // First maximum wins ties, like torch.argmax.
         let token = (0..logp.len()).fold(0, |best, i| if logp[i] > logp[best] { i } else { best });
-        return SampledToken { token: token as TokenId, logprob: logp[token], entropy, draw: None };
+        return SampledToken {
+            token: token as TokenId,
+            logprob: logp[token],
+            entropy,
+            draw: None,
+        };
     }
     let candidates = truncated_support(&logp, config.top_k, config.top_p);
     let total: f64 = candidates.iter().map(|&i| logp[i].exp()).sum();
@@ -120,7 +141,12 @@ pub fn sample<R: Rng + ?Sized>(
             break;
         }
     }
-    SampledToken { token: token as TokenId, logprob: logp[token], entropy, draw: Some(draw) }
+    SampledToken {
+        token: token as TokenId,
+        logprob: logp[token],
+        entropy,
+        draw: Some(draw),
+    }
 }
 
 /// Token ids kept by top-k then top-p (HF warper order), most likely first; never empty.
@@ -169,7 +195,12 @@ mod tests {
     #[test]
     fn greedy_picks_first_maximum() {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let t = sample(&[0.0, 3.0, 3.0, 1.0], &[], &SamplingConfig::greedy(), &mut rng);
+        let t = sample(
+            &[0.0, 3.0, 3.0, 1.0],
+            &[],
+            &SamplingConfig::greedy(),
+            &mut rng,
+        );
         assert_eq!(t.token, 1);
         assert!(t.draw.is_none());
     }
@@ -191,7 +222,11 @@ mod tests {
     #[test]
     fn sampling_frequencies_match_probabilities() {
         let logits = [0.0f32, 1.0, 2.0];
-        let probs: Vec<f64> = log_softmax_entropy(&logits, 1.0).0.iter().map(|l| l.exp()).collect();
+        let probs: Vec<f64> = log_softmax_entropy(&logits, 1.0)
+            .0
+            .iter()
+            .map(|l| l.exp())
+            .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(42);
         let n = 20_000;
         let mut counts = [0usize; 3];
@@ -211,7 +246,9 @@ mod tests {
         let cfg = SamplingConfig::paper_eval();
         let run = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            (0..20).map(|_| sample(&logits, &[3, 4], &cfg, &mut rng).token).collect::<Vec<_>>()
+            (0..20)
+                .map(|_| sample(&logits, &[3, 4], &cfg, &mut rng).token)
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(9), run(9));
         assert_ne!(run(9), run(10));

@@ -14,7 +14,9 @@ use burn::tensor::Tensor;
 type B = Flex;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 struct Reference {
@@ -39,12 +41,21 @@ fn model(name: &str) -> CausalLm<B> {
 fn rows(t: Tensor<B, 3>) -> Vec<Vec<Vec<f32>>> {
     let [b, s, v] = t.dims();
     let flat = t.into_data().to_vec::<f32>().unwrap();
-    (0..b).map(|i| (0..s).map(|j| flat[(i * s + j) * v..(i * s + j + 1) * v].to_vec()).collect()).collect()
+    (0..b)
+        .map(|i| {
+            (0..s)
+                .map(|j| flat[(i * s + j) * v..(i * s + j + 1) * v].to_vec())
+                .collect()
+        })
+        .collect()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Full forward of a padded batch against transformers' logits: ≤ 1e-4.
@@ -60,7 +71,10 @@ fn check_full_forward(name: &str) {
         }
     }
     eprintln!("{name}: max abs diff {worst:e} vs transformers");
-    assert!(worst <= 1e-4, "{name}: max abs diff {worst} vs transformers");
+    assert!(
+        worst <= 1e-4,
+        "{name}: max abs diff {worst} vs transformers"
+    );
 }
 
 #[test]
@@ -85,10 +99,22 @@ fn cached_decoding_equals_full_forward() {
         let r = reference(name);
         let m = model(name);
         for p in &r.prompts {
-            let full = rows(m.forward(PaddedBatch::<B>::new(&[p.clone()], &m.device()).unwrap().tokens).unwrap());
+            let full = rows(
+                m.forward(
+                    PaddedBatch::<B>::new(&[p.clone()], &m.device())
+                        .unwrap()
+                        .tokens,
+                )
+                .unwrap(),
+            );
             let mut caches = vec![m.new_cache()];
             for (j, &t) in p.iter().enumerate() {
-                let step = m.extend(&[vec![t]], &mut caches).unwrap().into_data().to_vec::<f32>().unwrap();
+                let step = m
+                    .extend(&[vec![t]], &mut caches)
+                    .unwrap()
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap();
                 let d = max_abs_diff(&step, &full[0][j]);
                 assert!(d <= 1e-5, "{name}: position {j} differs by {d}");
             }
@@ -106,13 +132,22 @@ fn forked_caches_equal_full_forward_of_each_branch() {
     let prefix: Vec<u32> = vec![3, 14, 15, 92, 65, 35];
     let full_of = |tail: &[u32]| {
         let seq: Vec<u32> = prefix.iter().chain(tail).copied().collect();
-        rows(m.forward(PaddedBatch::<B>::new(&[seq], &m.device()).unwrap().tokens).unwrap()).remove(0)
+        rows(
+            m.forward(PaddedBatch::<B>::new(&[seq], &m.device()).unwrap().tokens)
+                .unwrap(),
+        )
+        .remove(0)
     };
     let decode = |cache: &mut KvCache<B>, tail: &[u32], label: &str| {
         let full = full_of(tail);
         let mut caches = vec![cache.clone()];
         for (j, &t) in tail.iter().enumerate() {
-            let step = m.extend(&[vec![t]], &mut caches).unwrap().into_data().to_vec::<f32>().unwrap();
+            let step = m
+                .extend(&[vec![t]], &mut caches)
+                .unwrap()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
             let d = max_abs_diff(&step, &full[prefix.len() + j]);
             assert!(d <= 1e-5, "{label}: position {j} differs by {d}");
         }
@@ -126,7 +161,10 @@ fn forked_caches_equal_full_forward_of_each_branch() {
     let mut p = parent.remove(0);
     decode(&mut p, &[1, 2], "parent");
     decode(&mut a, &[8, 9, 79], "branch a");
-    assert!(a.num_chunks() >= 2 && b.num_chunks() >= 2, "branches write their own chunks");
+    assert!(
+        a.num_chunks() >= 2 && b.num_chunks() >= 2,
+        "branches write their own chunks"
+    );
     assert_eq!((a.len(), b.len(), p.len()), (9, 10, 8));
 }
 
@@ -140,9 +178,15 @@ fn batched_extend_with_ragged_histories_equals_full_forward() {
     let splits = [3usize, 9, 1];
     let mut caches: Vec<_> = r.prompts.iter().map(|_| m.new_cache()).collect();
     for (i, p) in r.prompts.iter().enumerate() {
-        m.extend(&[p[..splits[i]].to_vec()], &mut caches[i..i + 1]).unwrap();
+        m.extend(&[p[..splits[i]].to_vec()], &mut caches[i..i + 1])
+            .unwrap();
     }
-    let rest: Vec<Vec<u32>> = r.prompts.iter().zip(splits).map(|(p, s)| p[s..].to_vec()).collect();
+    let rest: Vec<Vec<u32>> = r
+        .prompts
+        .iter()
+        .zip(splits)
+        .map(|(p, s)| p[s..].to_vec())
+        .collect();
     let out = m.extend(&rest, &mut caches).unwrap();
     let v = m.vocab_size();
     let flat = out.into_data().to_vec::<f32>().unwrap();
@@ -176,10 +220,23 @@ fn tree_packed_forward_equals_per_branch_forward() {
     }
     let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.clone(), [1, 7]), &device);
     let p = Tensor::<B, 2, Int>::from_data(TensorData::new(depth, [1, 7]), &device);
-    let packed = rows(m.head(m.forward_hidden_masked(t, p, attention_mask::<B>(&allowed, &device)).unwrap())).remove(0);
+    let packed = rows(
+        m.head(
+            m.forward_hidden_masked(t, p, attention_mask::<B>(&allowed, &device))
+                .unwrap(),
+        ),
+    )
+    .remove(0);
     let seq_a: Vec<u32> = [11, 22, 33, 44, 55].to_vec();
     let seq_b: Vec<u32> = [11, 22, 33, 66, 77].to_vec();
-    let full = rows(m.forward(PaddedBatch::<B>::new(&[seq_a, seq_b], &device).unwrap().tokens).unwrap());
+    let full = rows(
+        m.forward(
+            PaddedBatch::<B>::new(&[seq_a, seq_b], &device)
+                .unwrap()
+                .tokens,
+        )
+        .unwrap(),
+    );
     let expect = [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 3), (1, 4)];
     for (i, (row, pos)) in expect.into_iter().enumerate() {
         let d = max_abs_diff(&packed[i], &full[row][pos]);

@@ -11,7 +11,11 @@ pub fn window_entropy(entropies: &[f32], vocab_size: usize, normalize: bool) -> 
         return None;
     }
     let mean = entropies.iter().map(|&h| h as f64).sum::<f64>() / entropies.len() as f64;
-    Some(if normalize { mean / (vocab_size as f64).ln() } else { mean })
+    Some(if normalize {
+        mean / (vocab_size as f64).ln()
+    } else {
+        mean
+    })
 }
 
 fn penalty_factor(config: &ArpoConfig, consecutive: usize) -> f64 {
@@ -35,7 +39,12 @@ pub fn branch_probability(delta: f64, config: &ArpoConfig, consecutive: usize) -
 }
 
 /// AEPO's entropy pre-check: global samples `round(M · σ(gain · (H_root − H_tool)))` in [1, M].
-pub fn precheck_global_samples(total: usize, root_entropy: f64, tool_entropy: f64, gain: f64) -> usize {
+pub fn precheck_global_samples(
+    total: usize,
+    root_entropy: f64,
+    tool_entropy: f64,
+    gain: f64,
+) -> usize {
     let sigma = 1.0 / (1.0 + (-gain * (root_entropy - tool_entropy)).exp());
     ((total as f64 * sigma).round() as usize).clamp(1, total.max(1))
 }
@@ -50,13 +59,24 @@ mod tests {
     fn probability_is_the_frequency_of_the_rule() {
         let mut config = ArpoConfig::default();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        for (delta, penalty, l) in [(0.0, 0.0, 0), (0.8, 0.0, 0), (-1.0, 0.0, 0), (0.5, 0.05, 3), (3.0, 0.0, 0)] {
+        for (delta, penalty, l) in [
+            (0.0, 0.0, 0),
+            (0.8, 0.0, 0),
+            (-1.0, 0.0, 0),
+            (0.5, 0.05, 3),
+            (3.0, 0.0, 0),
+        ] {
             config.aepo.consecutive_penalty = penalty;
             let n = 40_000;
-            let hits = (0..n).filter(|_| branches(rng.random::<f64>(), delta, &config, l)).count();
+            let hits = (0..n)
+                .filter(|_| branches(rng.random::<f64>(), delta, &config, l))
+                .count();
             let p = branch_probability(delta, &config, l);
             let tol = 5.0 * (p * (1.0 - p) / n as f64).sqrt() + 1e-9;
-            assert!((hits as f64 / n as f64 - p).abs() <= tol, "delta {delta}: {hits}/{n} vs {p}");
+            assert!(
+                (hits as f64 / n as f64 - p).abs() <= tol,
+                "delta {delta}: {hits}/{n} vs {p}"
+            );
         }
     }
 
@@ -72,7 +92,9 @@ mod tests {
     fn consecutive_penalty_lowers_the_probability() {
         let mut config = ArpoConfig::default();
         config.aepo.consecutive_penalty = 0.05;
-        let p: Vec<f64> = (0..5).map(|l| branch_probability(0.5, &config, l)).collect();
+        let p: Vec<f64> = (0..5)
+            .map(|l| branch_probability(0.5, &config, l))
+            .collect();
         assert!(p.windows(2).all(|w| w[1] < w[0]), "{p:?}");
     }
 

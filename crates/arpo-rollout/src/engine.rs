@@ -146,12 +146,20 @@ pub async fn rollout<B: Backend, P: Policy<B>>(
         let leaves = std::mem::take(&mut prompt.tree.leaves);
         prompt.tree.leaves = order.into_iter().map(|i| leaves[i].clone()).collect();
         let tree = &mut prompt.tree;
-        for seg in tree.nodes.iter_mut().flat_map(|n| n.segments.iter_mut()).filter(|s| s.origin == Origin::Model) {
+        for seg in tree
+            .nodes
+            .iter_mut()
+            .flat_map(|n| n.segments.iter_mut())
+            .filter(|s| s.origin == Origin::Model)
+        {
             seg.text = tokenizer.decode(&seg.tokens)?;
         }
     }
     engine.stats.wall_secs = start.elapsed().as_secs_f64();
-    Ok(RolloutOutput { trees: engine.prompts.into_iter().map(|p| p.tree).collect(), stats: engine.stats })
+    Ok(RolloutOutput {
+        trees: engine.prompts.into_iter().map(|p| p.tree).collect(),
+        stats: engine.stats,
+    })
 }
 
 impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
@@ -165,7 +173,9 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
             .into_data()
             .to_vec::<f32>()
             .map_err(|e| arpo_core::Error::Model(format!("reading logits: {e:?}")))?;
-        Ok((0..rows).map(|r| flat[r * vocab..(r + 1) * vocab].to_vec()).collect())
+        Ok((0..rows)
+            .map(|r| flat[r * vocab..(r + 1) * vocab].to_vec())
+            .collect())
     }
 
     /// Forwards every prompt once (one batch); its cache is then forked for each trajectory.
@@ -175,14 +185,22 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         if rows.iter().any(Vec::is_empty) {
             return Err(arpo_core::Error::Config("empty prompt".into()));
         }
-        let logits = if rows.is_empty() { Vec::new() } else { self.logits_rows(self.policy.extend(&rows, &mut caches)?)? };
+        let logits = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.logits_rows(self.policy.extend(&rows, &mut caches)?)?
+        };
         self.stats.forwarded_tokens += rows.iter().map(Vec::len).sum::<usize>();
         self.stats.forward_calls += 1;
         for (i, ((input, cache), logits)) in inputs.iter().zip(caches).zip(logits).enumerate() {
             let prompt_seed = seeds::prompt_seed(seed, i);
             let text = self.tokenizer.decode(&input.prompt_tokens)?;
             let root = Segment::forced(Origin::Prompt, input.prompt_tokens.clone(), text);
-            let precheck = self.arpo.as_ref().and_then(|a| a.aepo.precheck_gain).is_some();
+            let precheck = self
+                .arpo
+                .as_ref()
+                .and_then(|a| a.aepo.precheck_gain)
+                .is_some();
             self.prompts.push(PromptState {
                 tree: RolloutTree::new(input.task_id.clone(), prompt_seed, root),
                 seed: prompt_seed,
@@ -251,13 +269,22 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
             }
             self.grant_and_refill();
             let mut ready: Vec<usize> = (0..self.paths.len())
-                .filter(|&s| matches!(self.paths[s].as_ref().map(|p| &p.pending), Some(Pending::Input(_) | Pending::Logits(_))))
+                .filter(|&s| {
+                    matches!(
+                        self.paths[s].as_ref().map(|p| &p.pending),
+                        Some(Pending::Input(_) | Pending::Logits(_))
+                    )
+                })
                 .collect();
             if ready.is_empty() {
                 match self.tools.join_next().await {
                     Some(done) => self.admit(done)?,
                     None if self.paths.iter().all(Option::is_none) => return Ok(()),
-                    None => return Err(arpo_core::Error::Model("rollout stalled with live paths".into())),
+                    None => {
+                        return Err(arpo_core::Error::Model(
+                            "rollout stalled with live paths".into(),
+                        ))
+                    }
                 }
                 continue;
             }
@@ -269,8 +296,16 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
 
     /// Feeds the paths that have input, then samples one token for every ready path.
     fn step(&mut self, ready: &[usize]) -> arpo_core::Result<()> {
-        let feed: Vec<usize> =
-            ready.iter().copied().filter(|&s| matches!(self.paths[s].as_ref().map(|p| &p.pending), Some(Pending::Input(_)))).collect();
+        let feed: Vec<usize> = ready
+            .iter()
+            .copied()
+            .filter(|&s| {
+                matches!(
+                    self.paths[s].as_ref().map(|p| &p.pending),
+                    Some(Pending::Input(_))
+                )
+            })
+            .collect();
         let mut rows = Vec::with_capacity(feed.len());
         let mut caches = Vec::with_capacity(feed.len());
         for &s in &feed {
@@ -336,7 +371,10 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
             });
             path.open_segment = true;
         }
-        let seg = tree.nodes[path.node].segments.last_mut().expect("open segment");
+        let seg = tree.nodes[path.node]
+            .segments
+            .last_mut()
+            .expect("open segment");
         seg.tokens.push(t.token);
         seg.logprobs.push(t.logprob as f32);
         seg.entropies.push(t.entropy as f32);
@@ -416,21 +454,31 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         let (slot, state, request, observation) =
             done.map_err(|e| arpo_core::Error::Model(format!("tool task failed: {e}")))?;
         self.stats.tool_calls += 1;
-        let path = self.paths[slot].as_mut().expect("a path waiting on a tool is live");
+        let path = self.paths[slot]
+            .as_mut()
+            .expect("a path waiting on a tool is live");
         path.tool_state = state;
         if observation.over_limit() && self.config.end_on_tool_limit {
             return self.finish(slot, FinishReason::ToolLimit);
         }
         let text = observation.formatted();
         let mut tokens = self.tokenizer.encode(&text)?;
-        let room = self.config.max_response_tokens.saturating_sub(path.response_tokens);
+        let room = self
+            .config
+            .max_response_tokens
+            .saturating_sub(path.response_tokens);
         let cap = self.config.max_tool_result_tokens.min(room);
         if tokens.len() > cap {
             let head = self.tokenizer.encode(" <result>\n")?;
             let tail = self.tokenizer.encode("\n</result>")?;
             let inner = self.tokenizer.encode(&observation.text)?;
             let keep = cap.saturating_sub(head.len() + tail.len());
-            tokens = head.into_iter().chain(inner.into_iter().take(keep)).chain(tail).take(cap).collect();
+            tokens = head
+                .into_iter()
+                .chain(inner.into_iter().take(keep))
+                .chain(tail)
+                .take(cap)
+                .collect();
         }
         let decoded = self.tokenizer.decode(&tokens)?;
         let mut segment = Segment::forced(Origin::Tool, tokens.clone(), decoded);
@@ -439,7 +487,9 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         path.response_tokens += tokens.len();
         path.history.extend(&tokens);
         self.stats.tool_tokens += tokens.len();
-        self.prompts[path.prompt].tree.nodes[path.node].segments.push(segment);
+        self.prompts[path.prompt].tree.nodes[path.node]
+            .segments
+            .push(segment);
         if tokens.is_empty() || path.response_tokens >= self.config.max_response_tokens {
             return self.finish(slot, FinishReason::Length);
         }
@@ -452,7 +502,12 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         self.close_windows(slot);
         let path = self.paths[slot].take().expect("finished path was live");
         let prompt = &mut self.prompts[path.prompt];
-        prompt.tree.leaves.push(Leaf { node: path.node, finish, tool_calls: path.tool_calls, reward: None });
+        prompt.tree.leaves.push(Leaf {
+            node: path.node,
+            finish,
+            tool_calls: path.tool_calls,
+            reward: None,
+        });
         prompt.leaf_paths.push(path.local);
         prompt.live -= 1;
         if path.probe && prompt.precheck_pending {

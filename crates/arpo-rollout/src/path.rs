@@ -78,8 +78,10 @@ pub(crate) fn split_node(tree: &mut RolloutTree, node: NodeId, segment: usize) -
     let cut: usize = tree.nodes[node].segments.iter().map(|s| s.len()).sum();
     // Children other than the new one (earlier splits cannot exist past the fork point: a node
     // has one writer, and its forks are granted in order).
-    let (kept, moved_decisions): (Vec<_>, Vec<_>) =
-        tree.nodes[node].decisions.drain(..).partition(|d| d.at_token <= cut);
+    let (kept, moved_decisions): (Vec<_>, Vec<_>) = tree.nodes[node]
+        .decisions
+        .drain(..)
+        .partition(|d| d.at_token <= cut);
     tree.nodes[node].decisions = kept;
     tree.nodes[child].segments = moved;
     tree.nodes[child].decisions = moved_decisions
@@ -102,10 +104,16 @@ mod tests {
 
     #[test]
     fn split_moves_the_tail_decisions_and_leaf() {
-        let mut t = RolloutTree::new("t", 0, Segment::forced(Origin::Prompt, vec![1], String::new()));
+        let mut t = RolloutTree::new(
+            "t",
+            0,
+            Segment::forced(Origin::Prompt, vec![1], String::new()),
+        );
         let n = t.add_child(0);
         for toks in [vec![2, 3], vec![4], vec![5, 6, 7]] {
-            t.nodes[n].segments.push(Segment::forced(Origin::Tool, toks, String::new()));
+            t.nodes[n]
+                .segments
+                .push(Segment::forced(Origin::Tool, toks, String::new()));
         }
         let decision = |at| BranchDecision {
             tool_round: 0,
@@ -118,7 +126,12 @@ mod tests {
             copies: 0,
         };
         t.nodes[n].decisions = vec![decision(3), decision(5)];
-        t.leaves.push(Leaf { node: n, finish: FinishReason::Stop, tool_calls: 0, reward: None });
+        t.leaves.push(Leaf {
+            node: n,
+            finish: FinishReason::Stop,
+            tool_calls: 0,
+            reward: None,
+        });
         let child = split_node(&mut t, n, 2);
         assert_eq!(t.nodes[n].num_tokens(), 3);
         assert_eq!(t.nodes[child].segments[0].tokens, vec![5, 6, 7]);

@@ -37,7 +37,11 @@ impl ScriptedPolicy {
     fn logits_after(&self, history: &[TokenId]) -> Vec<f32> {
         let response = &history[self.prompt_len.min(history.len())..];
         let results = response.iter().filter(|&&t| t == RESULT_CLOSE).count();
-        let since = response.iter().rev().take_while(|&&t| t != RESULT_CLOSE).count();
+        let since = response
+            .iter()
+            .rev()
+            .take_while(|&&t| t != RESULT_CLOSE)
+            .count();
         let mut logits = vec![-30.0f32; VOCAB];
         let forced = |logits: &mut Vec<f32>, t: TokenId| logits[t as usize] = 30.0;
         if since == self.lead && results < self.calls {
@@ -75,13 +79,20 @@ impl Policy<B> for ScriptedPolicy {
     fn cache_len(&self, cache: &Vec<TokenId>) -> usize {
         cache.len()
     }
-    fn extend(&self, tokens: &[Vec<TokenId>], caches: &mut [Vec<TokenId>]) -> arpo_core::Result<Tensor<B, 2>> {
+    fn extend(
+        &self,
+        tokens: &[Vec<TokenId>],
+        caches: &mut [Vec<TokenId>],
+    ) -> arpo_core::Result<Tensor<B, 2>> {
         let mut flat = Vec::with_capacity(tokens.len() * VOCAB);
         for (t, c) in tokens.iter().zip(caches.iter_mut()) {
             c.extend(t);
             flat.extend(self.logits_after(c));
         }
-        Ok(Tensor::from_data(TensorData::new(flat, [tokens.len(), VOCAB]), &Default::default()))
+        Ok(Tensor::from_data(
+            TensorData::new(flat, [tokens.len(), VOCAB]),
+            &Default::default(),
+        ))
     }
 }
 
@@ -94,39 +105,80 @@ impl Tool for SlowSearch {
         "search"
     }
     async fn call(&self, input: &str) -> Result<String, ToolError> {
-        let jitter = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 3_000_000;
+        let jitter = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+            % 3_000_000;
         tokio::time::sleep(Duration::from_nanos(jitter as u64)).await;
         Ok(format!("Page 1: facts about {input}"))
     }
 }
 
 fn runner() -> Arc<ToolRunner> {
-    Arc::new(ToolRunner::new(RunnerConfig::default(), vec![ToolSpec::new(Arc::new(SlowSearch))]).unwrap())
+    Arc::new(
+        ToolRunner::new(
+            RunnerConfig::default(),
+            vec![ToolSpec::new(Arc::new(SlowSearch))],
+        )
+        .unwrap(),
+    )
 }
 
 fn prompts(tok: &ByteTokenizer, n: usize) -> Vec<RolloutInput> {
     (0..n)
-        .map(|i| RolloutInput { task_id: format!("q{i}"), prompt_tokens: tok.encode(&format!("question {i:02}?")).unwrap() })
+        .map(|i| RolloutInput {
+            task_id: format!("q{i}"),
+            prompt_tokens: tok.encode(&format!("question {i:02}?")).unwrap(),
+        })
         .collect()
 }
 
 fn run(mode: RolloutMode, calls: usize, n_prompts: usize, seed: u64) -> Vec<RolloutTree> {
     let tok = ByteTokenizer::with_tool_tags();
     let inputs = prompts(&tok, n_prompts);
-    let policy = ScriptedPolicy { prompt_len: inputs[0].prompt_tokens.len(), lead: 6, calls };
+    let policy = ScriptedPolicy {
+        prompt_len: inputs[0].prompt_tokens.len(),
+        lead: 6,
+        calls,
+    };
     let mut config = RolloutConfig::new(mode, SamplingConfig::default(), vec![EOS]);
     config.max_response_tokens = 512;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(rollout::<B, _>(&policy, &tok, runner(), &inputs, &config, seed)).unwrap().trees
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(rollout::<B, _>(
+        &policy,
+        &tok,
+        runner(),
+        &inputs,
+        &config,
+        seed,
+    ))
+    .unwrap()
+    .trees
 }
 
 fn arpo(total: usize, initial: usize) -> ArpoConfig {
-    ArpoConfig { total, initial, entropy_window: 4, ..ArpoConfig::default() }
+    ArpoConfig {
+        total,
+        initial,
+        entropy_window: 4,
+        ..ArpoConfig::default()
+    }
 }
 
 #[test]
 fn every_mode_gives_exactly_m_leaves() {
-    let precheck = ArpoConfig { aepo: AepoOptions { consecutive_penalty: 0.05, precheck_gain: Some(0.5) }, ..arpo(8, 2) };
+    let precheck = ArpoConfig {
+        aepo: AepoOptions {
+            consecutive_penalty: 0.05,
+            precheck_gain: Some(0.5),
+        },
+        ..arpo(8, 2)
+    };
     for mode in [
         RolloutMode::Trajectory { samples: 8 },
         RolloutMode::Arpo(arpo(8, 2)),
@@ -146,7 +198,11 @@ fn every_mode_gives_exactly_m_leaves() {
 fn n_equal_m_never_branches() {
     for tree in run(RolloutMode::Arpo(arpo(6, 6)), 2, 3, 5) {
         assert_eq!(tree.nodes.len(), 1 + 6, "root plus one node per trajectory");
-        assert!(tree.nodes.iter().flat_map(|n| &n.decisions).all(|d| d.copies == 0));
+        assert!(tree
+            .nodes
+            .iter()
+            .flat_map(|n| &n.decisions)
+            .all(|d| d.copies == 0));
     }
 }
 
@@ -162,7 +218,8 @@ fn branching_follows_the_formula_right_after_tool_results() {
             for d in &node.decisions {
                 decisions += 1;
                 // The rule, replayed from the recorded draw.
-                let rule = d.draw + config.entropy_weight * (d.step_entropy - d.initial_entropy) > config.threshold;
+                let rule = d.draw + config.entropy_weight * (d.step_entropy - d.initial_entropy)
+                    > config.threshold;
                 assert_eq!(rule, d.branched);
                 // Entropy jumps after results: the step entropy is the uniform-letter one.
                 assert!(d.step_entropy > d.initial_entropy + 0.3, "{d:?}");
@@ -172,7 +229,11 @@ fn branching_follows_the_formula_right_after_tool_results() {
                     seen += s.len();
                     seen == d.at_token
                 });
-                assert_eq!(seg.map(|s| s.origin), Some(Origin::Tool), "decision not at a tool result");
+                assert_eq!(
+                    seg.map(|s| s.origin),
+                    Some(Origin::Tool),
+                    "decision not at a tool result"
+                );
                 branched += d.branched as u8 as f64;
                 expected += d.probability;
                 variance += d.probability * (1.0 - d.probability);
@@ -181,12 +242,21 @@ fn branching_follows_the_formula_right_after_tool_results() {
     }
     assert!(decisions > 200, "{decisions} decisions");
     // Sum of Bernoulli(p_i): mean Σp, variance Σp(1-p); 4 standard deviations.
-    assert!((branched - expected).abs() <= 4.0 * variance.sqrt(), "{branched} branched vs {expected} expected");
+    assert!(
+        (branched - expected).abs() <= 4.0 * variance.sqrt(),
+        "{branched} branched vs {expected} expected"
+    );
 }
 
 #[test]
 fn aepo_full_penalty_forbids_consecutive_branches() {
-    let config = ArpoConfig { aepo: AepoOptions { consecutive_penalty: 1.0, precheck_gain: None }, ..arpo(32, 4) };
+    let config = ArpoConfig {
+        aepo: AepoOptions {
+            consecutive_penalty: 1.0,
+            precheck_gain: None,
+        },
+        ..arpo(32, 4)
+    };
     let mut checked = 0;
     for tree in run(RolloutMode::Arpo(config), 3, 3, 8) {
         for leaf in 0..tree.leaves.len() {
@@ -200,7 +270,10 @@ fn aepo_full_penalty_forbids_consecutive_branches() {
             // Decisions on this path (others in shared nodes belong to it too: one writer per node).
             flags.sort();
             flags.dedup_by_key(|f| f.0);
-            assert!(flags.windows(2).all(|w| !(w[0].1 && w[1].1)), "consecutive branches: {flags:?}");
+            assert!(
+                flags.windows(2).all(|w| !(w[0].1 && w[1].1)),
+                "consecutive branches: {flags:?}"
+            );
             checked += 1;
         }
     }
@@ -226,8 +299,17 @@ fn same_seed_replays_bit_identically_despite_tool_jitter() {
     let mode = RolloutMode::Arpo(arpo(12, 3));
     let a = replayable(&run(mode.clone(), 3, 4, 99));
     let b = replayable(&run(mode.clone(), 3, 4, 99));
-    let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-    assert!(a == b, "replay differs at byte {at}: {} vs {}", &a[at.saturating_sub(300)..(at + 200).min(a.len())], &b[at.saturating_sub(300)..(at + 200).min(b.len())]);
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    assert!(
+        a == b,
+        "replay differs at byte {at}: {} vs {}",
+        &a[at.saturating_sub(300)..(at + 200).min(a.len())],
+        &b[at.saturating_sub(300)..(at + 200).min(b.len())]
+    );
     let c = replayable(&run(mode, 3, 4, 100));
     assert_ne!(a, c);
 }

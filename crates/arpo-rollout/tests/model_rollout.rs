@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use arpo_core::{Origin, Tokenizer};
 use arpo_model::tokenizer::ByteTokenizer;
-use arpo_model::{from_scratch, generate, token_logprobs, GenerateConfig, ModelConfig, PaddedBatch, SamplingConfig};
+use arpo_model::{
+    from_scratch, generate, token_logprobs, GenerateConfig, ModelConfig, PaddedBatch,
+    SamplingConfig,
+};
 use arpo_rollout::seeds::{global_seed, prompt_seed};
 use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode};
 use arpo_tools::{RunnerConfig, ToolRunner};
@@ -18,45 +21,97 @@ type B = Flex;
 
 fn setup() -> (arpo_model::CausalLm<B>, ByteTokenizer, Vec<RolloutInput>) {
     let tok = ByteTokenizer::with_tool_tags();
-    let model = from_scratch::<B>(&ModelConfig::small(tok.vocab_size(), 64, 2), 7, &Default::default()).unwrap();
+    let model = from_scratch::<B>(
+        &ModelConfig::small(tok.vocab_size(), 64, 2),
+        7,
+        &Default::default(),
+    )
+    .unwrap();
     let inputs = ["What is 2+2?", "Name a colour."]
         .iter()
         .enumerate()
-        .map(|(i, q)| RolloutInput { task_id: format!("t{i}"), prompt_tokens: tok.encode(q).unwrap() })
+        .map(|(i, q)| RolloutInput {
+            task_id: format!("t{i}"),
+            prompt_tokens: tok.encode(q).unwrap(),
+        })
         .collect();
     (model, tok, inputs)
 }
 
-fn run(mode: RolloutMode, sampling: SamplingConfig, max_tokens: usize, seed: u64) -> Vec<arpo_core::RolloutTree> {
+fn run(
+    mode: RolloutMode,
+    sampling: SamplingConfig,
+    max_tokens: usize,
+    seed: u64,
+) -> Vec<arpo_core::RolloutTree> {
     let (model, tok, inputs) = setup();
     // No tools: a random model must not call any.
     let runner = Arc::new(ToolRunner::new(RunnerConfig::default(), vec![]).unwrap());
     let mut config = RolloutConfig::new(mode, sampling, tok.stop_token_ids());
     config.max_response_tokens = max_tokens;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(rollout::<B, _>(&model, &tok, runner, &inputs, &config, seed)).unwrap().trees
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(rollout::<B, _>(
+        &model, &tok, runner, &inputs, &config, seed,
+    ))
+    .unwrap()
+    .trees
 }
 
 #[test]
 fn trajectory_rollout_equals_independent_generation() {
-    let sampling = SamplingConfig { temperature: 1.0, top_k: 50, top_p: 0.9, repetition_penalty: 1.0 };
-    let trees = run(RolloutMode::Trajectory { samples: 3 }, sampling.clone(), 24, 5);
+    let sampling = SamplingConfig {
+        temperature: 1.0,
+        top_k: 50,
+        top_p: 0.9,
+        repetition_penalty: 1.0,
+    };
+    let trees = run(
+        RolloutMode::Trajectory { samples: 3 },
+        sampling.clone(),
+        24,
+        5,
+    );
     let (model, tok, inputs) = setup();
     for (i, (tree, input)) in trees.iter().zip(&inputs).enumerate() {
         let seeds: Vec<u64> = (0..3).map(|g| global_seed(prompt_seed(5, i), g)).collect();
-        let config = GenerateConfig { sampling: sampling.clone(), max_new_tokens: 24, stop_tokens: tok.stop_token_ids() };
-        let (expected, _) = generate(&model, &vec![input.prompt_tokens.clone(); 3], &seeds, &config).unwrap();
+        let config = GenerateConfig {
+            sampling: sampling.clone(),
+            max_new_tokens: 24,
+            stop_tokens: tok.stop_token_ids(),
+        };
+        let (expected, _) = generate(
+            &model,
+            &vec![input.prompt_tokens.clone(); 3],
+            &seeds,
+            &config,
+        )
+        .unwrap();
         for (leaf, gen) in expected.iter().enumerate() {
             let tokens = tree.leaf_tokens(leaf);
-            assert_eq!(&tokens[input.prompt_tokens.len()..], &gen.tokens[..], "prompt {i} trajectory {leaf}");
+            assert_eq!(
+                &tokens[input.prompt_tokens.len()..],
+                &gen.tokens[..],
+                "prompt {i} trajectory {leaf}"
+            );
         }
     }
 }
 
 #[test]
 fn stored_logprobs_equal_full_forward_recomputation() {
-    let arpo = ArpoConfig { total: 4, initial: 2, entropy_window: 4, ..ArpoConfig::default() };
-    let sampling = SamplingConfig { temperature: 0.8, ..SamplingConfig::default() };
+    let arpo = ArpoConfig {
+        total: 4,
+        initial: 2,
+        entropy_window: 4,
+        ..ArpoConfig::default()
+    };
+    let sampling = SamplingConfig {
+        temperature: 0.8,
+        ..SamplingConfig::default()
+    };
     let trees = run(RolloutMode::Arpo(arpo), sampling, 20, 3);
     let (model, _, _) = setup();
     let mut compared = 0;
@@ -66,14 +121,25 @@ fn stored_logprobs_equal_full_forward_recomputation() {
             let batch = PaddedBatch::<B>::new(&[tokens.clone()], &model.device()).unwrap();
             let scored = token_logprobs(&model, batch.tokens, 0.8, true).unwrap();
             let lp = scored.logprobs.into_data().to_vec::<f32>().unwrap();
-            let ent = scored.entropies.unwrap().into_data().to_vec::<f32>().unwrap();
+            let ent = scored
+                .entropies
+                .unwrap()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
             let mut pos = 0;
             for seg in tree.leaf_segments(leaf) {
                 for (j, _) in seg.tokens.iter().enumerate() {
                     if seg.origin == Origin::Model {
                         // Token at `pos` is predicted by position `pos - 1`.
-                        assert!((seg.logprobs[j] - lp[pos - 1]).abs() <= 1e-4, "logprob at {pos}");
-                        assert!((seg.entropies[j] - ent[pos - 1]).abs() <= 1e-4, "entropy at {pos}");
+                        assert!(
+                            (seg.logprobs[j] - lp[pos - 1]).abs() <= 1e-4,
+                            "logprob at {pos}"
+                        );
+                        assert!(
+                            (seg.entropies[j] - ent[pos - 1]).abs() <= 1e-4,
+                            "entropy at {pos}"
+                        );
                         compared += 1;
                     }
                     pos += 1;

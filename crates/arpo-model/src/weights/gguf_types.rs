@@ -269,7 +269,9 @@ impl GgufTensorInfo {
     pub fn byte_len(&self) -> Option<usize> {
         let (block, bytes) = self.ggml_type.block_layout()?;
         let inner = *self.dims.first().unwrap_or(&1);
-        inner.is_multiple_of(block).then(|| self.numel() / block * bytes)
+        inner
+            .is_multiple_of(block)
+            .then(|| self.numel() / block * bytes)
     }
 }
 

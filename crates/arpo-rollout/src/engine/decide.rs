@@ -15,11 +15,17 @@ use crate::seeds;
 impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
     /// Applies the branch rule to the path's finished post-tool window.
     pub(super) fn decide(&mut self, slot: usize) {
-        let Some(arpo) = self.arpo.clone() else { return };
+        let Some(arpo) = self.arpo.clone() else {
+            return;
+        };
         let vocab = self.policy.vocab_size();
         let path = self.paths[slot].as_mut().expect("deciding path is live");
-        let Some(window) = path.post_tool.take() else { return };
-        let Some(step) = window_entropy(&window.entropies, vocab, arpo.normalize_entropy) else { return };
+        let Some(window) = path.post_tool.take() else {
+            return;
+        };
+        let Some(step) = window_entropy(&window.entropies, vocab, arpo.normalize_entropy) else {
+            return;
+        };
         let initial = path.initial_entropy.unwrap_or(step);
         let delta = step - initial;
         let round = path.decisions;
@@ -29,7 +35,10 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         let probability = branch_probability(delta, &arpo, path.consecutive);
         let prompt = path.prompt;
         let tree = &self.prompts[prompt].tree;
-        let at_token = tree.nodes[window.snapshot.node].segments[..window.snapshot.segment].iter().map(|s| s.len()).sum();
+        let at_token = tree.nodes[window.snapshot.node].segments[..window.snapshot.segment]
+            .iter()
+            .map(|s| s.len())
+            .sum();
         let decision = BranchDecision {
             tool_round: round,
             at_token,
@@ -56,7 +65,9 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
             self.prompts[prompt].requests.push(request);
         } else {
             path.consecutive = 0;
-            self.prompts[prompt].tree.nodes[window.snapshot.node].decisions.push(decision);
+            self.prompts[prompt].tree.nodes[window.snapshot.node]
+                .decisions
+                .push(decision);
         }
         if probe_decides {
             let gain = arpo.aepo.precheck_gain.unwrap_or(0.5);
@@ -75,7 +86,11 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
                 self.grant(prompt, request);
             }
             let p = &self.prompts[prompt];
-            if p.live == 0 && p.requests.is_empty() && !p.precheck_pending && p.created < self.leaves() {
+            if p.live == 0
+                && p.requests.is_empty()
+                && !p.precheck_pending
+                && p.created < self.leaves()
+            {
                 // All paths ended before M leaves exist: the missing ones start together.
                 let missing = self.leaves() - p.created;
                 self.launch_globals(prompt, missing, false);
@@ -85,11 +100,19 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
 
     fn next_grantable(&self, prompt: usize) -> Option<usize> {
         let requests = &self.prompts[prompt].requests;
-        let (index, first) = requests.iter().enumerate().min_by_key(|(_, r)| (r.round, r.local))?;
-        let blocked = self.paths.iter().flatten().filter(|q| q.prompt == prompt && q.local != first.local).any(|q| {
-            // q may still ask for a slot that comes before `first`.
-            q.decisions < first.round || (q.decisions == first.round && q.local < first.local)
-        });
+        let (index, first) = requests
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, r)| (r.round, r.local))?;
+        let blocked = self
+            .paths
+            .iter()
+            .flatten()
+            .filter(|q| q.prompt == prompt && q.local != first.local)
+            .any(|q| {
+                // q may still ask for a slot that comes before `first`.
+                q.decisions < first.round || (q.decisions == first.round && q.local < first.local)
+            });
         (!blocked && !self.prompts[prompt].precheck_pending).then_some(index)
     }
 
@@ -97,7 +120,9 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         let arpo = self.arpo.clone().expect("requests exist only in ARPO mode");
         let mut decision = request.decision;
         let p = &mut self.prompts[prompt];
-        let copies = arpo.copies_per_branch.min(self.config.mode.leaves().saturating_sub(p.created));
+        let copies = arpo
+            .copies_per_branch
+            .min(self.config.mode.leaves().saturating_sub(p.created));
         decision.copies = copies;
         let snap = request.snapshot;
         if copies == 0 {
@@ -148,7 +173,12 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
                 *s -= segment;
             }
         };
-        for path in self.paths.iter_mut().flatten().filter(|p| p.prompt == prompt) {
+        for path in self
+            .paths
+            .iter_mut()
+            .flatten()
+            .filter(|p| p.prompt == prompt)
+        {
             if path.node == node {
                 path.node = child;
             }
