@@ -146,6 +146,11 @@ pub async fn rollout<B: Backend, P: Policy<B>>(
         let leaves = std::mem::take(&mut prompt.tree.leaves);
         prompt.tree.leaves = order.into_iter().map(|i| leaves[i].clone()).collect();
         let tree = &mut prompt.tree;
+        for node in tree.nodes.iter_mut() {
+            // Granted branch decisions are recorded when granted, possibly after a later
+            // non-branching decision of the same path: restore the path order.
+            node.decisions.sort_by_key(|d| (d.at_token, d.tool_round));
+        }
         for seg in tree
             .nodes
             .iter_mut()
