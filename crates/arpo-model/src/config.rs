@@ -292,7 +292,7 @@ impl ModelConfig {
                 return Err(field(name, "must be positive".into()));
             }
         }
-        if self.kv_heads() == 0 || self.num_attention_heads % self.kv_heads() != 0 {
+        if self.kv_heads() == 0 || !self.num_attention_heads.is_multiple_of(self.kv_heads()) {
             return Err(field(
                 "num_key_value_heads",
                 format!(
@@ -302,13 +302,13 @@ impl ModelConfig {
                 ),
             ));
         }
-        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+        if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(field(
                 "hidden_size",
                 "not a multiple of num_attention_heads".into(),
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return Err(field("head_dim", "must be even for RoPE".into()));
         }
         if let Some(s) = &self.rope_scaling {

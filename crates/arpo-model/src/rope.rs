@@ -42,7 +42,8 @@ pub fn inverse_frequencies(head_dim: usize, theta: f64, scaling: Option<&RopeSca
             } else {
                 *f
             };
-            let medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
+            // HF: neither shorter than the high-frequency wavelength nor longer than the low one.
+            let medium = wavelen >= high_freq_wavelen && wavelen <= low_freq_wavelen;
             *f = if medium {
                 let smooth = (old_ctx / wavelen - low) / (high - low);
                 (1.0 - smooth) * scaled / factor + smooth * scaled

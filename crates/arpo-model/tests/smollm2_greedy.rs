@@ -48,7 +48,7 @@ fn greedy_decoding_matches_transformers_token_for_token() {
             max_new_tokens: expected.len(),
             stop_tokens: vec![],
         };
-        let (out, _) = generate(&model, &[prompt.clone()], &[0], &config).unwrap();
+        let (out, _) = generate(&model, std::slice::from_ref(&prompt), &[0], &config).unwrap();
         assert_eq!(
             out[0].tokens, expected,
             "greedy tokens differ from transformers"
