@@ -97,6 +97,8 @@ pub fn generate<B: Backend>(
     let start = Instant::now();
     let mut live: Vec<usize> = (0..prompts.len()).collect();
     let mut inputs: Vec<Vec<TokenId>> = prompts.to_vec();
+    // Prompt plus generated tokens, for the repetition penalty; grown in place, not rebuilt.
+    let mut histories: Vec<Vec<TokenId>> = prompts.to_vec();
     let mut first = true;
     while !live.is_empty() && config.max_new_tokens > 0 {
         // Moved out, not cloned: a clone would be a fork, and a forked cache starts a new chunk.
@@ -115,13 +117,13 @@ pub fn generate<B: Backend>(
         let mut next_live = Vec::with_capacity(live.len());
         let mut next_inputs = Vec::with_capacity(live.len());
         for (row, &i) in live.iter().enumerate() {
-            let history: Vec<TokenId> = prompts[i].iter().chain(&out[i].tokens).copied().collect();
             let t = sample(
                 &flat[row * vocab..(row + 1) * vocab],
-                &history,
+                &histories[i],
                 &config.sampling,
                 &mut rngs[i],
             );
+            histories[i].push(t.token);
             let g = &mut out[i];
             g.tokens.push(t.token);
             g.logprobs.push(t.logprob as f32);

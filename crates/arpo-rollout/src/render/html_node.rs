@@ -65,30 +65,12 @@ pub(crate) fn push_node_box(
 
 fn push_header(out: &mut String, tree: &RolloutTree, id: NodeId, ctx: &NodeContext<'_>) {
     let node = &tree.nodes[id];
-    let count = |o: Origin| {
-        node.segments
-            .iter()
-            .filter(|s| s.origin == o)
-            .map(Segment::len)
-            .sum::<usize>()
-    };
     out.push_str(&format!("<span class=\"nid\">n{id}</span>"));
     if let Some(p) = node.parent {
         out.push_str(&format!(" <span class=\"dim\">← n{p}</span>"));
     }
     out.push_str(&format!(" · {} tok", node.num_tokens()));
-    let parts: Vec<String> = [
-        (Origin::Prompt, "prompt"),
-        (Origin::Model, "model"),
-        (Origin::Tool, "tool"),
-    ]
-    .into_iter()
-    .filter_map(|(o, name)| {
-        Some(count(o))
-            .filter(|&n| n > 0)
-            .map(|n| format!("{name} {n}"))
-    })
-    .collect();
+    let parts = super::summary::origin_breakdown(node);
     if !parts.is_empty() {
         out.push_str(&format!(" ({})", parts.join(", ")));
     }

@@ -116,3 +116,25 @@ pub(crate) fn leaves_below(tree: &RolloutTree) -> Vec<usize> {
     }
     counts
 }
+
+/// Token counts of a node by origin, as `"prompt 12"`, `"model 40"`, `"tool 9"` (zero counts
+/// left out); shared by the HTML and text renderers.
+pub(crate) fn origin_breakdown(node: &arpo_core::TreeNode) -> Vec<String> {
+    use arpo_core::{Origin, Segment};
+    [
+        (Origin::Prompt, "prompt"),
+        (Origin::Model, "model"),
+        (Origin::Tool, "tool"),
+    ]
+    .into_iter()
+    .filter_map(|(o, name)| {
+        let n: usize = node
+            .segments
+            .iter()
+            .filter(|s| s.origin == o)
+            .map(Segment::len)
+            .sum();
+        (n > 0).then(|| format!("{name} {n}"))
+    })
+    .collect()
+}

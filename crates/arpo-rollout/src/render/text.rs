@@ -4,7 +4,7 @@
 //! Tool names and the task id are untrusted: they are cut to one short line with control
 //! characters (terminal escape sequences) replaced by visible stand-ins.
 
-use arpo_core::{BranchDecision, NodeId, Origin, RolloutTree, Segment, ToolCall};
+use arpo_core::{BranchDecision, NodeId, Origin, RolloutTree, ToolCall};
 
 use super::escape::terminal_line;
 use super::html::finish_name;
@@ -74,25 +74,7 @@ fn summary_line(tree: &RolloutTree, s: &TreeSummary) -> String {
 
 fn node_line(tree: &RolloutTree, id: NodeId) -> String {
     let node = &tree.nodes[id];
-    let count = |o: Origin| {
-        node.segments
-            .iter()
-            .filter(|s| s.origin == o)
-            .map(Segment::len)
-            .sum::<usize>()
-    };
-    let parts: Vec<String> = [
-        (Origin::Prompt, "prompt"),
-        (Origin::Model, "model"),
-        (Origin::Tool, "tool"),
-    ]
-    .into_iter()
-    .filter_map(|(o, name)| {
-        Some(count(o))
-            .filter(|&n| n > 0)
-            .map(|n| format!("{name} {n}"))
-    })
-    .collect();
+    let parts = super::summary::origin_breakdown(node);
     let mut line = format!("n{id} {} tok", node.num_tokens());
     if !parts.is_empty() {
         line.push_str(&format!(" ({})", parts.join(", ")));
