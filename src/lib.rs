@@ -11,3 +11,4 @@ pub use arpo_tools as tools;
 pub use arpo_train as train;
 
 pub mod backend;
+pub mod quickstart;

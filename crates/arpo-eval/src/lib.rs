@@ -1,5 +1,5 @@
-//! arpo-eval: benchmark data, answer scoring, the ARPO rewards, pass@k, run summaries and the LLM
-//! judge.
+//! arpo-eval: benchmark data, answer scoring, the ARPO rewards, pass@k, run summaries, SVG
+//! charts and the LLM judge.
 //!
 //! Scoring lives here once: the training crate takes its rewards from [`reward`], and the
 //! benchmark harness scores with the same [`scoring`] functions. This crate holds no tensor code;
@@ -10,6 +10,7 @@ pub mod data;
 mod error;
 pub mod judge;
 pub mod passk;
+pub mod plot;
 pub mod reward;
 pub mod scoring;
 pub mod summary;

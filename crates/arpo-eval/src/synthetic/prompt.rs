@@ -2,7 +2,7 @@
 //!
 //! The system prompt is a short variant of the reference ARPO prompt (`prompt_manager.py`, the
 //! `prompt[0]` of the RL parquet files): same tools, same tags, same order of blocks, same boxed
-//! answer, but about a fifth of its length, because the quickstart model is tiny and its whole
+//! answer, but about a tenth of its length, because the quickstart model is tiny and its whole
 //! context (prompt and response) is a few hundred tokens. The reference's
 //! `The final answer is \[ \boxed{…} \]` wrapper is shortened to `\boxed{…}`.
 
@@ -10,9 +10,9 @@ use arpo_core::{ChatMessage, Role};
 use serde::{Deserialize, Serialize};
 
 /// The compact system prompt (see the module docs for how it departs from the reference).
-pub const SYSTEM_PROMPT: &str = "Answer step by step with the search tool and the python tool. \
-Write: <think> reasoning </think> <search> query </search> <result> search result </result> \
-<python> code </python> <result> python output </result> <answer> \\boxed{answer} </answer>";
+pub const SYSTEM_PROMPT: &str = "Use <search> query </search> and <python> code </python>; \
+each returns <result> output </result>. Think in <think> </think>, then \
+<answer> \\boxed{answer} </answer>.";
 
 /// The chat prompt of a question: `[system, user]`, as the RL parquet files carry it.
 pub fn prompt_messages(question: &str) -> Vec<ChatMessage> {

@@ -1,0 +1,139 @@
+//! The quickstart's settings: one seed, the model shape, the data sizes and the SFT / RL budgets.
+//! [`QuickstartConfig::standard`] is the README's main job; [`QuickstartConfig::smoke`] the few-step
+//! run the CI test makes. Both are written to the report folder so a run can be reproduced.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a quickstart run depends on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuickstartConfig {
+    /// Seed of the generated facts and questions, the initial weights, and all sampling.
+    pub seed: u64,
+    /// Report folder (created; an existing one is overwritten file by file).
+    pub out_dir: PathBuf,
+    /// Width of the from-scratch decoder.
+    pub hidden: usize,
+    /// Decoder layers.
+    pub layers: usize,
+    /// Generated entities (towns, companies, writers).
+    pub entities: usize,
+    /// Training questions (each with one demonstration for SFT; RL samples prompts from them).
+    pub train_questions: usize,
+    /// Held-out evaluation questions (entities never seen in training).
+    pub eval_questions: usize,
+    /// Fraction of SFT demonstrations that are flawed (skip a tool, miscopy, wrong answer).
+    pub imperfect_fraction: f64,
+    /// SFT optimiser steps.
+    pub sft_steps: u64,
+    /// SFT examples per step.
+    pub sft_batch: usize,
+    /// SFT peak learning rate (cosine decay after a short warm-up).
+    pub sft_lr: f64,
+    /// RL steps, the same for ARPO and GRPO.
+    pub rl_steps: u64,
+    /// Prompts per RL step.
+    pub rl_prompts: usize,
+    /// Leaves (completed trajectories) per prompt, the same for ARPO and GRPO.
+    pub leaves: usize,
+    /// ARPO's initial samples per prompt (the rest of `leaves` is spent on entropy branches).
+    pub arpo_initial: usize,
+    /// ARPO's branch threshold τ.
+    pub arpo_threshold: f64,
+    /// ARPO's entropy weight β.
+    pub arpo_entropy_weight: f64,
+    /// RL learning rate (constant).
+    pub rl_lr: f64,
+    /// Sampling temperature of RL rollouts.
+    pub temperature: f64,
+    /// Response budget in tokens (tool results included).
+    pub max_response_tokens: usize,
+    /// Run Python without the bubblewrap sandbox when it cannot be created (rlimits and the
+    /// wall-time kill still apply). Off by default: model code is hostile.
+    pub allow_unsandboxed_python: bool,
+}
+
+impl QuickstartConfig {
+    /// The main job: about 10 minutes on 2 CPU cores.
+    pub fn standard(seed: u64) -> Self {
+        Self {
+            seed,
+            out_dir: PathBuf::from("reports/quickstart"),
+            hidden: 96,
+            layers: 2,
+            entities: 120,
+            train_questions: 400,
+            eval_questions: 64,
+            imperfect_fraction: 0.3,
+            sft_steps: 240,
+            sft_batch: 8,
+            sft_lr: 3e-3,
+            rl_steps: 12,
+            rl_prompts: 4,
+            leaves: 8,
+            arpo_initial: 4,
+            arpo_threshold: 0.5,
+            arpo_entropy_weight: 0.2,
+            rl_lr: 2e-4,
+            temperature: 1.0,
+            max_response_tokens: 320,
+            allow_unsandboxed_python: false,
+        }
+    }
+
+    /// A shortened run for tests: same pipeline, a few steps of everything.
+    pub fn smoke(seed: u64, out_dir: PathBuf) -> Self {
+        Self {
+            out_dir,
+            hidden: 32,
+            entities: 24,
+            train_questions: 24,
+            eval_questions: 4,
+            sft_steps: 3,
+            sft_batch: 2,
+            rl_steps: 2,
+            rl_prompts: 2,
+            leaves: 4,
+            arpo_initial: 2,
+            max_response_tokens: 48,
+            ..Self::standard(seed)
+        }
+    }
+
+    /// Checks the relations the pipeline relies on; names the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("hidden", self.hidden),
+            ("layers", self.layers),
+            ("train_questions", self.train_questions),
+            ("eval_questions", self.eval_questions),
+            ("sft_batch", self.sft_batch),
+            ("rl_prompts", self.rl_prompts),
+            ("leaves", self.leaves),
+            ("arpo_initial", self.arpo_initial),
+            ("max_response_tokens", self.max_response_tokens),
+        ];
+        for (field, v) in positive {
+            if v == 0 {
+                return Err(format!("{field} must be at least 1"));
+            }
+        }
+        if self.hidden % 8 != 0 {
+            return Err(format!(
+                "hidden = {} must be a multiple of 8 (4 heads, even head width)",
+                self.hidden
+            ));
+        }
+        if self.arpo_initial > self.leaves {
+            return Err(format!(
+                "arpo_initial = {} exceeds leaves = {}",
+                self.arpo_initial, self.leaves
+            ));
+        }
+        if self.sft_lr <= 0.0 || self.rl_lr < 0.0 || self.temperature <= 0.0 {
+            return Err("sft_lr and temperature must be > 0, rl_lr >= 0".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! Held-out evaluation of one policy: one greedy trajectory per question through the same rollout
+//! engine and tools as training, scored by the task's reward, summarised per stage.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arpo_core::{Reward, Task, Tokenizer};
+use arpo_eval::QuestionRecord;
+use arpo_model::{CausalLm, SamplingConfig};
+use arpo_rollout::{rollout, RolloutConfig, RolloutInput, RolloutMode};
+use arpo_tools::ToolRunner;
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use super::QuickstartError;
+
+/// What one stage (SFT, GRPO, ARPO) scores on the held-out questions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalSummary {
+    /// Questions evaluated.
+    pub questions: usize,
+    /// Fraction answered correctly.
+    pub accuracy: f64,
+    /// Responses that failed the format gate (tags, one boxed answer).
+    pub format_errors: usize,
+    /// Tool calls per question.
+    pub tool_calls_per_question: f64,
+    /// Generated tokens per question (tool results excluded).
+    pub tokens_per_question: f64,
+    /// Evaluation wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Evaluates `model` on `tasks` (greedy decoding, evaluation's own tool state per question).
+/// Returns the summary and one record per question.
+pub async fn evaluate<B: Backend>(
+    model: &CausalLm<B>,
+    tokenizer: &dyn Tokenizer,
+    runner: &Arc<ToolRunner>,
+    reward: &dyn Reward,
+    tasks: &[Task],
+    max_response_tokens: usize,
+    seed: u64,
+) -> Result<(EvalSummary, Vec<QuestionRecord>), QuickstartError> {
+    let inputs = tasks
+        .iter()
+        .map(|t| {
+            Ok(RolloutInput {
+                task_id: t.id.clone(),
+                prompt_tokens: arpo_train::prompt_tokens(tokenizer, t)?,
+            })
+        })
+        .collect::<Result<Vec<_>, QuickstartError>>()?;
+    let mut config = RolloutConfig::new(
+        RolloutMode::Trajectory { samples: 1 },
+        SamplingConfig::greedy(),
+        tokenizer.stop_token_ids(),
+    );
+    config.max_response_tokens = max_response_tokens;
+    // Evaluation shows the limit message and lets the model go on (arpo.md §6).
+    config.end_on_tool_limit = false;
+    let out = rollout::<B, _>(model, tokenizer, runner.clone(), &inputs, &config, seed).await?;
+    let per_question = out.stats.wall_secs / tasks.len().max(1) as f64;
+    let mut records = Vec::with_capacity(tasks.len());
+    let mut format_errors = 0;
+    for (tree, task) in out.trees.iter().zip(tasks) {
+        let response = tree.response_text(0);
+        let outcome = reward.score(task, &response);
+        format_errors += usize::from(!outcome.format_ok);
+        let segments = tree.leaf_segments(0);
+        let mut tool_calls = BTreeMap::new();
+        for call in segments.iter().filter_map(|s| s.tool_call.as_ref()) {
+            *tool_calls.entry(call.tool.clone()).or_insert(0) += 1;
+        }
+        let generated = segments
+            .iter()
+            .filter(|s| s.origin == arpo_core::tree::Origin::Model)
+            .map(|s| s.tokens.len())
+            .sum();
+        records.push(QuestionRecord {
+            benchmark: task.benchmark.clone(),
+            id: task.id.clone(),
+            sample: 0,
+            question: task.question.clone(),
+            golds: task.answers.clone(),
+            answer: outcome.answer.clone(),
+            correct: outcome.correct,
+            f1: if outcome.correct { 1.0 } else { 0.0 },
+            em: outcome.correct,
+            judge: None,
+            tool_calls,
+            tokens: generated,
+            seconds: per_question,
+            response: Some(response),
+        });
+    }
+    let n = records.len().max(1) as f64;
+    let summary = EvalSummary {
+        questions: records.len(),
+        accuracy: records.iter().filter(|r| r.correct).count() as f64 / n,
+        format_errors,
+        tool_calls_per_question: records
+            .iter()
+            .map(|r| r.tool_calls.values().sum::<usize>())
+            .sum::<usize>() as f64
+            / n,
+        tokens_per_question: records.iter().map(|r| r.tokens).sum::<usize>() as f64 / n,
+        seconds: out.stats.wall_secs,
+    };
+    Ok((summary, records))
+}

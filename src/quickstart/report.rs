@@ -1,0 +1,205 @@
+//! The quickstart's results: the comparison table (SFT / GRPO / ARPO) and the report folder
+//! (`summary.json`, `report.md`, learning-curve and SFT-loss SVG charts).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use arpo_eval::plot::{LinePlot, Series};
+use arpo_train::StepMetrics;
+use serde::{Deserialize, Serialize};
+
+use super::{io_err, EvalSummary, QuickstartConfig, QuickstartError};
+
+/// One row of the comparison table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageRow {
+    /// `SFT`, `ARPO` or `GRPO`.
+    pub stage: String,
+    /// Held-out evaluation of the stage's final weights.
+    pub eval: EvalSummary,
+    /// RL steps run (0 for SFT).
+    pub rl_steps: usize,
+    /// Tool calls made by the training rollouts, per RL step.
+    pub rl_tool_calls_per_step: f64,
+    /// Branch copies made by the training rollouts, all steps together.
+    pub rl_branch_copies: usize,
+    /// Tokens sampled by the training rollouts, all steps together.
+    pub rl_generated_tokens: usize,
+    /// Tokens forwarded by the training rollouts, all steps together.
+    pub rl_forwarded_tokens: usize,
+    /// Training accuracy (fraction of correct leaves) over the last quarter of RL steps.
+    pub rl_final_train_accuracy: Option<f64>,
+    /// Training wall time of the stage (SFT, or the RL run).
+    pub train_seconds: f64,
+}
+
+impl StageRow {
+    /// The SFT row.
+    pub fn sft(eval: EvalSummary, seconds: f64) -> Self {
+        Self {
+            stage: "SFT".into(),
+            eval,
+            rl_steps: 0,
+            rl_tool_calls_per_step: 0.0,
+            rl_branch_copies: 0,
+            rl_generated_tokens: 0,
+            rl_forwarded_tokens: 0,
+            rl_final_train_accuracy: None,
+            train_seconds: seconds,
+        }
+    }
+
+    /// An RL row from its per-step metrics.
+    pub fn rl(stage: &str, eval: EvalSummary, steps: &[StepMetrics], seconds: f64) -> Self {
+        let n = steps.len().max(1) as f64;
+        let tail = &steps[steps.len() - steps.len().div_ceil(4)..];
+        Self {
+            stage: stage.into(),
+            eval,
+            rl_steps: steps.len(),
+            rl_tool_calls_per_step: steps.iter().map(|s| s.tool_calls).sum::<usize>() as f64 / n,
+            rl_branch_copies: steps.iter().map(|s| s.branch_copies).sum(),
+            rl_generated_tokens: steps.iter().map(|s| s.generated_tokens).sum(),
+            rl_forwarded_tokens: steps.iter().map(|s| s.rollout_forwarded_tokens).sum(),
+            rl_final_train_accuracy: (!tail.is_empty())
+                .then(|| tail.iter().map(|s| s.accuracy).sum::<f64>() / tail.len() as f64),
+            train_seconds: seconds,
+        }
+    }
+}
+
+/// Everything the run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuickstartReport {
+    /// The settings of the run.
+    pub config: QuickstartConfig,
+    /// Backend the run used.
+    pub backend: String,
+    /// SFT, ARPO and GRPO rows.
+    pub rows: Vec<StageRow>,
+    /// SFT examples (demonstrations replayed through the tools).
+    pub sft_examples: usize,
+    /// Seconds spent making the SFT data (running the demonstrations' tool calls).
+    pub data_seconds: f64,
+    /// Whole-run wall time.
+    pub total_seconds: f64,
+}
+
+/// Prints one evaluation result as it comes in.
+pub fn stage_line(stage: &str, e: &EvalSummary) {
+    eprintln!(
+        "{stage} held-out: accuracy {:.3} ({}/{}), format errors {}, tool calls/question {:.2}, \
+         tokens/question {:.0}, {:.1}s",
+        e.accuracy,
+        (e.accuracy * e.questions as f64).round(),
+        e.questions,
+        e.format_errors,
+        e.tool_calls_per_question,
+        e.tokens_per_question,
+        e.seconds
+    );
+}
+
+impl QuickstartReport {
+    /// The comparison table in Markdown.
+    pub fn table(&self) -> String {
+        let mut t = String::from(
+            "| stage | held-out accuracy | format errors | tool calls / question | tokens / question \
+             | RL tool calls / step | RL branch copies | RL train accuracy (last quarter) | train time |\n\
+             |---|---|---|---|---|---|---|---|---|\n",
+        );
+        for r in &self.rows {
+            let rl = |v: String| {
+                if r.rl_steps == 0 {
+                    "–".to_string()
+                } else {
+                    v
+                }
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {:.3} | {}/{} | {:.2} | {:.0} | {} | {} | {} | {:.0} s |",
+                r.stage,
+                r.eval.accuracy,
+                r.eval.format_errors,
+                r.eval.questions,
+                r.eval.tool_calls_per_question,
+                r.eval.tokens_per_question,
+                rl(format!("{:.1}", r.rl_tool_calls_per_step)),
+                rl(r.rl_branch_copies.to_string()),
+                r.rl_final_train_accuracy
+                    .map_or("–".into(), |a| format!("{a:.3}")),
+                r.train_seconds
+            );
+        }
+        t
+    }
+
+    /// Writes `summary.json`, `report.md`, `learning_curve.svg` and `sft_loss.svg` into `dir`.
+    pub fn write(
+        &self,
+        dir: &Path,
+        sft_losses: &[(f64, f64)],
+        curves: &[(String, Vec<StepMetrics>)],
+    ) -> Result<(), QuickstartError> {
+        let write = |name: &str, text: String| -> Result<(), QuickstartError> {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(io_err(&path))
+        };
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| QuickstartError::Task(format!("summary: {e}")))?;
+        write("summary.json", json + "\n")?;
+        let accuracy = LinePlot {
+            title: "RL training accuracy (fraction of correct leaves per step)".into(),
+            x_label: "RL step".into(),
+            y_label: "accuracy".into(),
+            series: curves
+                .iter()
+                .map(|(name, steps)| Series {
+                    name: name.clone(),
+                    points: steps.iter().map(|s| (s.step as f64, s.accuracy)).collect(),
+                })
+                .collect(),
+        };
+        write("learning_curve.svg", accuracy.to_svg())?;
+        let tools = LinePlot {
+            title: "Tool calls per RL step".into(),
+            x_label: "RL step".into(),
+            y_label: "tool calls".into(),
+            series: curves
+                .iter()
+                .map(|(name, steps)| Series {
+                    name: name.clone(),
+                    points: steps
+                        .iter()
+                        .map(|s| (s.step as f64, s.tool_calls as f64))
+                        .collect(),
+                })
+                .collect(),
+        };
+        write("tool_calls.svg", tools.to_svg())?;
+        let sft = LinePlot {
+            title: "SFT loss (masked cross-entropy)".into(),
+            x_label: "SFT step".into(),
+            y_label: "loss".into(),
+            series: vec![Series {
+                name: "SFT".into(),
+                points: sft_losses.to_vec(),
+            }],
+        };
+        write("sft_loss.svg", sft.to_svg())?;
+        let mut md = format!(
+            "# arpo-rs quickstart (seed {})\n\nBackend {}; {} SFT examples; total {:.0} s.\n\n",
+            self.config.seed, self.backend, self.sft_examples, self.total_seconds
+        );
+        md.push_str(&self.table());
+        md.push_str(
+            "\nFiles: `summary.json` (this table and the config), `sft/metrics.jsonl`, \
+             `arpo/metrics.jsonl`, `grpo/metrics.jsonl` (one JSON line per step), \
+             `eval/*.jsonl` (one record per held-out question), `learning_curve.svg`, \
+             `tool_calls.svg`, `sft_loss.svg`, `trees/arpo-start.html` and \
+             `trees/arpo-end.html` (one ARPO rollout tree before and after RL), `corpus.jsonl`.\n",
+        );
+        write("report.md", md)
+    }
+}

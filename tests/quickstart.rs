@@ -1,0 +1,96 @@
+//! The quickstart pipeline end to end at smoke size (a few steps of SFT, ARPO and GRPO), checking
+//! that every report file is produced and well-formed: JSON that parses into the typed records
+//! with the expected counts and step numbers, SVG charts with one line per method, and the two
+//! HTML rollout trees. Also checked against properties that must hold: GRPO never branches, ARPO
+//! and GRPO grow the same number of leaves per step, and the table has the three stages.
+
+use arpo::backend::Training;
+use arpo::eval::QuestionRecord;
+use arpo::quickstart::{run, QuickstartConfig, QuickstartReport};
+use arpo::train::sft_loop::SftStep;
+use arpo::train::StepMetrics;
+
+fn lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Vec<T> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_quickstart_writes_a_well_formed_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("report");
+    let mut config = QuickstartConfig::smoke(7, out.clone());
+    // The pipeline is under test here, not the sandbox (arpo-tools tests that).
+    config.allow_unsandboxed_python = true;
+    let report = run::<Training>(&config, &Default::default(), true)
+        .await
+        .expect("quickstart");
+
+    let stages: Vec<&str> = report.rows.iter().map(|r| r.stage.as_str()).collect();
+    assert_eq!(stages, ["SFT", "ARPO", "GRPO"]);
+    let table = report.table();
+    assert_eq!(table.lines().count(), 2 + 3, "{table}");
+
+    let summary: QuickstartReport = serde_json::from_str(
+        &std::fs::read_to_string(out.join("summary.json")).expect("summary.json"),
+    )
+    .expect("summary.json parses");
+    assert_eq!(summary.config, config);
+    assert_eq!(summary.rows.len(), 3);
+    assert!(std::fs::read_to_string(out.join("report.md"))
+        .expect("report.md")
+        .contains("| ARPO |"));
+
+    let sft: Vec<SftStep> = lines(&out.join("sft/metrics.jsonl"));
+    assert_eq!(
+        sft.iter().map(|s| s.step).collect::<Vec<_>>(),
+        (1..=config.sft_steps).collect::<Vec<_>>()
+    );
+    assert!(sft.iter().all(|s| s.loss.is_finite() && s.tokens > 0));
+
+    for method in ["arpo", "grpo"] {
+        let steps: Vec<StepMetrics> = lines(&out.join(format!("{method}/metrics.jsonl")));
+        assert_eq!(
+            steps.iter().map(|s| s.step).collect::<Vec<_>>(),
+            (1..=config.rl_steps).collect::<Vec<_>>(),
+            "{method}"
+        );
+        for s in &steps {
+            assert_eq!(s.leaves, config.rl_prompts * config.leaves, "{method}");
+            assert!(s.loss.is_finite() && s.reward_mean.is_finite(), "{method}");
+            if method == "grpo" {
+                assert_eq!(s.branch_copies, 0, "GRPO never branches");
+            }
+        }
+        let records: Vec<QuestionRecord> = lines(&out.join(format!("eval/{method}.jsonl")));
+        assert_eq!(records.len(), config.eval_questions);
+    }
+    let sft_records: Vec<QuestionRecord> = lines(&out.join("eval/sft.jsonl"));
+    assert_eq!(sft_records.len(), config.eval_questions);
+    assert!(sft_records.iter().all(|r| r.response.is_some()));
+
+    let curve = std::fs::read_to_string(out.join("learning_curve.svg")).expect("svg");
+    assert!(curve.starts_with("<svg") && curve.trim_end().ends_with("</svg>"));
+    assert_eq!(curve.matches("<polyline").count(), 2, "ARPO and GRPO lines");
+    for svg in ["tool_calls.svg", "sft_loss.svg"] {
+        let text = std::fs::read_to_string(out.join(svg)).expect(svg);
+        assert!(
+            text.starts_with("<svg") && text.contains("<polyline"),
+            "{svg}"
+        );
+    }
+    for tree in ["trees/arpo-start.html", "trees/arpo-end.html"] {
+        let html = std::fs::read_to_string(out.join(tree)).expect(tree);
+        assert!(
+            html.contains("<html") && html.trim_end().ends_with("</html>"),
+            "{tree}"
+        );
+    }
+    let corpus = std::fs::read_to_string(out.join("corpus.jsonl")).expect("corpus");
+    assert!(corpus.lines().count() >= config.entities);
+}
