@@ -17,6 +17,9 @@ pub struct QuickstartConfig {
     pub hidden: usize,
     /// Decoder layers.
     pub layers: usize,
+    /// Vocabulary of the byte-level BPE tokenizer learned on the training text; `None`: bytes
+    /// plus tool tags (sequences about 3× longer).
+    pub bpe_vocab: Option<usize>,
     /// Generated entities (towns, companies, writers).
     pub entities: usize,
     /// Training questions (each with one demonstration for SFT; RL samples prompts from them).
@@ -60,15 +63,17 @@ impl QuickstartConfig {
         Self {
             seed,
             out_dir: PathBuf::from("reports/quickstart"),
-            hidden: 96,
+            hidden: 128,
             layers: 2,
-            entities: 120,
-            train_questions: 400,
+            bpe_vocab: Some(1024),
+            // Many entities, so that names cannot be memorised and must be copied.
+            entities: 600,
+            train_questions: 1500,
             eval_questions: 64,
             imperfect_fraction: 0.3,
-            sft_steps: 240,
+            sft_steps: 900,
             sft_batch: 8,
-            sft_lr: 3e-3,
+            sft_lr: 6e-3,
             rl_steps: 12,
             rl_prompts: 4,
             leaves: 8,
@@ -87,6 +92,7 @@ impl QuickstartConfig {
         Self {
             out_dir,
             hidden: 32,
+            bpe_vocab: Some(320),
             entities: 24,
             train_questions: 24,
             eval_questions: 4,
@@ -119,7 +125,7 @@ impl QuickstartConfig {
                 return Err(format!("{field} must be at least 1"));
             }
         }
-        if self.hidden % 8 != 0 {
+        if !self.hidden.is_multiple_of(8) {
             return Err(format!(
                 "hidden = {} must be a multiple of 8 (4 heads, even head width)",
                 self.hidden

@@ -109,3 +109,48 @@ pub async fn evaluate<B: Backend>(
     };
     Ok((summary, records))
 }
+
+/// The held-out evaluation of the run: the same questions, tools, decoding and seed for every
+/// stage; each stage's records go to `eval/{stage}.jsonl` in the report folder.
+pub struct HeldOut<'a> {
+    /// Encodes prompts, decodes responses.
+    pub tokenizer: &'a dyn Tokenizer,
+    /// The task's tools.
+    pub runner: &'a Arc<ToolRunner>,
+    /// The task's reward.
+    pub reward: &'a dyn Reward,
+    /// The held-out questions.
+    pub tasks: &'a [Task],
+    /// Response budget in tokens.
+    pub max_response_tokens: usize,
+    /// Rollout seed (greedy decoding makes it matter only for ties).
+    pub seed: u64,
+    /// Report folder.
+    pub out_dir: &'a std::path::Path,
+}
+
+impl HeldOut<'_> {
+    /// Evaluates `model` as `stage`, writes its records and prints its line.
+    pub async fn run<B: Backend>(
+        &self,
+        stage: &str,
+        model: &CausalLm<B>,
+    ) -> Result<EvalSummary, QuickstartError> {
+        let (summary, records) = evaluate(
+            model,
+            self.tokenizer,
+            self.runner,
+            self.reward,
+            self.tasks,
+            self.max_response_tokens,
+            self.seed,
+        )
+        .await?;
+        let path = self
+            .out_dir
+            .join(format!("eval/{}.jsonl", stage.to_lowercase()));
+        arpo_eval::summary::write_records(&path, &records)?;
+        super::report::stage_line(stage, &summary);
+        Ok(summary)
+    }
+}

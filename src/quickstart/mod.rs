@@ -35,7 +35,7 @@ use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub use config::QuickstartConfig;
-pub use evaluate::{evaluate, EvalSummary};
+pub use evaluate::{evaluate, EvalSummary, HeldOut};
 pub use report::{QuickstartReport, StageRow};
 
 /// What can stop a quickstart run.
@@ -192,7 +192,8 @@ async fn train_rl<B: AutodiffBackend>(
             m.approx_kl,
             m.seconds
         );
-        pb.println(line);
+        // Printed even when the bar is hidden (no terminal, --quiet): logs keep the steps.
+        pb.suspend(|| eprintln!("{line}"));
         pb.inc(1);
         steps.push(m.clone());
     })
@@ -202,7 +203,7 @@ async fn train_rl<B: AutodiffBackend>(
 }
 
 /// Runs the whole quickstart and writes the report folder; `quiet` hides the progress bars
-/// (per-step lines still go to stderr through the bars' printer only when shown).
+/// (the per-step lines still go to stderr).
 pub async fn run<B: AutodiffBackend>(
     config: &QuickstartConfig,
     device: &B::Device,
@@ -240,12 +241,19 @@ pub async fn run<B: AutodiffBackend>(
         ..PythonConfig::default()
     };
     let runner = setup::build_runner(&dataset, python)?;
-    let tokenizer = setup::tokenizer();
     let reward = ArpoReward::math();
     let train_tasks = dataset.train_tasks();
     let eval_tasks = dataset.eval_tasks();
     let clock = Instant::now();
-    let examples = setup::sft_examples(&tokenizer, &runner, &dataset.demonstrations).await?;
+    let replays = setup::replay_demos(&runner, &dataset.demonstrations).await?;
+    let tokenizer = setup::build_tokenizer(
+        config.bpe_vocab,
+        &dataset.demonstrations,
+        &replays,
+        &out.join("tokenizer.json"),
+    )?;
+    let tokenizer = tokenizer.as_ref();
+    let examples = setup::sft_examples(tokenizer, &dataset.demonstrations, &replays)?;
     let data_seconds = clock.elapsed().as_secs_f64();
 
     // SFT cold start.
@@ -287,30 +295,28 @@ pub async fn run<B: AutodiffBackend>(
     let sft_model = run_sft(model, &examples, &run, |s| {
         sft_losses.push((s.step as f64, s.loss));
         if s.step % every == 0 || s.step == config.sft_steps {
-            pb.println(format!(
-                "  SFT step {:>4}: loss {:.4} tokens {:>5} lr {:.2e} grad-norm {:.3}",
-                s.step, s.loss, s.tokens, s.lr, s.grad_norm
-            ));
+            pb.suspend(|| {
+                eprintln!(
+                    "SFT step {:>4}: loss {:.4} tokens {:>5} lr {:.2e} grad-norm {:.3}",
+                    s.step, s.loss, s.tokens, s.lr, s.grad_norm
+                )
+            });
         }
         pb.inc(1);
     })?;
     pb.finish_and_clear();
     let sft_seconds = clock.elapsed().as_secs_f64();
 
-    let max_tokens = config.max_response_tokens;
-    let eval_seed = config.seed ^ 0x00e7_a100;
-    let (sft_eval, sft_records) = evaluate(
-        &sft_model.valid(),
-        &tokenizer,
-        &runner,
-        &reward,
-        &eval_tasks,
-        max_tokens,
-        eval_seed,
-    )
-    .await?;
-    arpo_eval::summary::write_records(&out.join("eval/sft.jsonl"), &sft_records)?;
-    report::stage_line("SFT", &sft_eval);
+    let held_out = HeldOut {
+        tokenizer,
+        runner: &runner,
+        reward: &reward,
+        tasks: &eval_tasks,
+        max_response_tokens: config.max_response_tokens,
+        seed: config.seed ^ 0x00e7_a100,
+        out_dir: out,
+    };
+    let sft_eval = held_out.run("SFT", &sft_model.valid()).await?;
 
     // ARPO and GRPO from the same SFT weights.
     let stop = tokenizer.stop_token_ids();
@@ -321,7 +327,7 @@ pub async fn run<B: AutodiffBackend>(
     let tree_seed = config.seed ^ 0x7ee;
     render_tree::<B>(
         &sft_model.valid(),
-        &tokenizer,
+        tokenizer,
         &runner,
         &arpo_rollout,
         tree_task,
@@ -334,7 +340,7 @@ pub async fn run<B: AutodiffBackend>(
     let mut curves = Vec::new();
     for (name, rollout_cfg) in [("ARPO", &arpo_rollout), ("GRPO", &grpo_rollout)] {
         let ctx = RlContext {
-            tokenizer: &tokenizer,
+            tokenizer,
             runner: runner.clone(),
             reward: &reward,
             rollout: rollout_cfg,
@@ -344,25 +350,11 @@ pub async fn run<B: AutodiffBackend>(
         let (trained, steps, seconds) =
             train_rl(name, sft_model.clone(), &train_tasks, &ctx, &dir, quiet).await?;
         let inference = trained.valid();
-        let (summary, records) = evaluate(
-            &inference,
-            &tokenizer,
-            &runner,
-            &reward,
-            &eval_tasks,
-            max_tokens,
-            eval_seed,
-        )
-        .await?;
-        arpo_eval::summary::write_records(
-            &out.join(format!("eval/{}.jsonl", name.to_lowercase())),
-            &records,
-        )?;
-        report::stage_line(name, &summary);
+        let summary = held_out.run(name, &inference).await?;
         if name == "ARPO" {
             render_tree::<B>(
                 &inference,
-                &tokenizer,
+                tokenizer,
                 &runner,
                 &arpo_rollout,
                 tree_task,

@@ -85,6 +85,27 @@ pub struct QuickstartReport {
     pub total_seconds: f64,
 }
 
+/// One line per RL method of `metric` against the step.
+fn per_step_plot(
+    curves: &[(String, Vec<StepMetrics>)],
+    title: &str,
+    y_label: &str,
+    metric: fn(&StepMetrics) -> f64,
+) -> LinePlot {
+    LinePlot {
+        title: title.into(),
+        x_label: "RL step".into(),
+        y_label: y_label.into(),
+        series: curves
+            .iter()
+            .map(|(name, steps)| Series {
+                name: name.clone(),
+                points: steps.iter().map(|s| (s.step as f64, metric(s))).collect(),
+            })
+            .collect(),
+    }
+}
+
 /// Prints one evaluation result as it comes in.
 pub fn stage_line(stage: &str, e: &EvalSummary) {
     eprintln!(
@@ -149,34 +170,16 @@ impl QuickstartReport {
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| QuickstartError::Task(format!("summary: {e}")))?;
         write("summary.json", json + "\n")?;
-        let accuracy = LinePlot {
-            title: "RL training accuracy (fraction of correct leaves per step)".into(),
-            x_label: "RL step".into(),
-            y_label: "accuracy".into(),
-            series: curves
-                .iter()
-                .map(|(name, steps)| Series {
-                    name: name.clone(),
-                    points: steps.iter().map(|s| (s.step as f64, s.accuracy)).collect(),
-                })
-                .collect(),
-        };
+        let accuracy = per_step_plot(
+            curves,
+            "RL training accuracy (fraction of correct leaves per step)",
+            "accuracy",
+            |s| s.accuracy,
+        );
         write("learning_curve.svg", accuracy.to_svg())?;
-        let tools = LinePlot {
-            title: "Tool calls per RL step".into(),
-            x_label: "RL step".into(),
-            y_label: "tool calls".into(),
-            series: curves
-                .iter()
-                .map(|(name, steps)| Series {
-                    name: name.clone(),
-                    points: steps
-                        .iter()
-                        .map(|s| (s.step as f64, s.tool_calls as f64))
-                        .collect(),
-                })
-                .collect(),
-        };
+        let tools = per_step_plot(curves, "Tool calls per RL step", "tool calls", |s| {
+            s.tool_calls as f64
+        });
         write("tool_calls.svg", tools.to_svg())?;
         let sft = LinePlot {
             title: "SFT loss (masked cross-entropy)".into(),

@@ -7,11 +7,12 @@
 //! SFT loss as RL masks them.
 
 use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 use arpo_core::{Tokenizer, Tool};
 use arpo_eval::synthetic::{Demonstration, SyntheticDataset};
-use arpo_model::tokenizer::ByteTokenizer;
+use arpo_model::tokenizer::{train_bpe, BpeTrainingConfig, ByteTokenizer};
 use arpo_tools::search::corpus::Document;
 use arpo_tools::{
     Bm25Index, PageFormat, PythonConfig, PythonTool, RunnerConfig, SearchBackend, SearchConfig,
@@ -63,9 +64,12 @@ pub fn build_runner(
     Ok(Arc::new(runner))
 }
 
-/// The tokenizer of the from-scratch model: bytes plus the tool tags as single tokens.
-pub fn tokenizer() -> ByteTokenizer {
-    ByteTokenizer::with_tool_tags()
+/// A demonstration replayed through the tools: the response text and its result spans.
+pub struct Replay {
+    /// The assistant response with the tools' real outputs.
+    pub response: String,
+    /// Byte ranges of the forced ` <result>…</result>` segments.
+    pub result_spans: Vec<Range<usize>>,
 }
 
 /// Runs the calls of `demo` through `runner` in order, as a rollout would; returns the outputs.
@@ -79,27 +83,77 @@ async fn run_calls(runner: &ToolRunner, demo: &Demonstration) -> Vec<String> {
     outputs
 }
 
-/// SFT examples from the demonstrations: prompt and tool results untrained, the model's own text
-/// and the end-of-turn marker trained. Calls run concurrently (the runner bounds concurrency).
-pub async fn sft_examples(
-    tokenizer: &dyn Tokenizer,
+/// Replays every demonstration through `runner` (concurrently; the runner bounds concurrency).
+pub async fn replay_demos(
     runner: &Arc<ToolRunner>,
     demos: &[Demonstration],
-) -> Result<Vec<SftExample>, QuickstartError> {
+) -> Result<Vec<Replay>, QuickstartError> {
     let mut handles = Vec::with_capacity(demos.len());
     for demo in demos {
         let (runner, demo) = (runner.clone(), demo.clone());
         handles.push(tokio::spawn(async move { run_calls(&runner, &demo).await }));
     }
-    let mut examples = Vec::with_capacity(demos.len());
+    let mut replays = Vec::with_capacity(demos.len());
     for (demo, handle) in demos.iter().zip(handles) {
         let outputs = handle
             .await
             .map_err(|e| QuickstartError::Task(e.to_string()))?;
-        let (response, spans) = demo.render_with_result_spans(&outputs)?;
-        examples.push(encode_example(tokenizer, demo, &response, &spans)?);
+        let (response, result_spans) = demo.render_with_result_spans(&outputs)?;
+        replays.push(Replay {
+            response,
+            result_spans,
+        });
     }
-    Ok(examples)
+    Ok(replays)
+}
+
+/// The tokenizer of the from-scratch model: a byte-level BPE with `bpe_vocab` entries learned on
+/// the training side of the task (prompts and replayed demonstrations: held-out entities appear
+/// only as pieces) and saved to `save_to` (`tokenizer.json`), or, with `None`, bytes plus the tool tags as single tokens.
+pub fn build_tokenizer(
+    bpe_vocab: Option<usize>,
+    demos: &[Demonstration],
+    replays: &[Replay],
+    save_to: &Path,
+) -> Result<Box<dyn Tokenizer>, QuickstartError> {
+    let Some(vocab_size) = bpe_vocab else {
+        return Ok(Box::new(ByteTokenizer::with_tool_tags()));
+    };
+    let texts: Vec<String> = demos
+        .iter()
+        .zip(replays)
+        .map(|(d, r)| {
+            let prompt: Vec<&str> = d.prompt.iter().map(|m| m.content.as_str()).collect();
+            format!("{}\n{}", prompt.join("\n"), r.response)
+        })
+        .collect();
+    let config = BpeTrainingConfig {
+        vocab_size,
+        // Numbers as GPT-2 pre-tokens chunked by BPE: 2–3 tokens each instead of 4–5 digits,
+        // so copying a looked-up number into the Python call is a shorter copy.
+        split_digits: false,
+        ..BpeTrainingConfig::default()
+    };
+    let tokenizer = train_bpe(&texts, &config)?;
+    tokenizer
+        .inner()
+        .save(save_to, false)
+        .map_err(|e| QuickstartError::Task(format!("{}: {e}", save_to.display())))?;
+    Ok(Box::new(tokenizer))
+}
+
+/// SFT examples from the replayed demonstrations: prompt and tool results untrained, the model's
+/// own text and the end-of-turn token trained.
+pub fn sft_examples(
+    tokenizer: &dyn Tokenizer,
+    demos: &[Demonstration],
+    replays: &[Replay],
+) -> Result<Vec<SftExample>, QuickstartError> {
+    demos
+        .iter()
+        .zip(replays)
+        .map(|(d, r)| encode_example(tokenizer, d, &r.response, &r.result_spans))
+        .collect()
 }
 
 /// Tokenizes piece by piece, as the rollout does (model text, then each forced result segment

@@ -5,12 +5,14 @@ mod byte;
 mod gguf;
 mod hf;
 mod template;
+mod train;
 
 use std::path::Path;
 
 pub use byte::ByteTokenizer;
 pub use hf::{HfTokenizer, END_OF_TURN_TOKENS};
 pub use template::ChatTemplate;
+pub use train::{train_bpe, BpeTrainingConfig, CHATML_SPECIALS, CHATML_TEMPLATE, TOOL_TAGS};
 
 use crate::{Error, Result};
 
