@@ -1,5 +1,10 @@
-//! Held-out evaluation of one policy: one greedy trajectory per question through the same rollout
+//! Held-out evaluation of one policy: one sampled trajectory per question through the same rollout
 //! engine and tools as training, scored by the task's reward, summarised per stage.
+//!
+//! Decoding is the paper's evaluation setting (temperature 0.6, top-p 0.95, top-k 20) without its
+//! repetition penalty: the task is copying names and numbers from the question and the tool
+//! results, which a penalty on already-seen tokens would punish. Greedy decoding makes a tiny
+//! model loop on tool calls.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,7 +36,7 @@ pub struct EvalSummary {
     pub seconds: f64,
 }
 
-/// Evaluates `model` on `tasks` (greedy decoding, evaluation's own tool state per question).
+/// Evaluates `model` on `tasks` (one seeded sample per question, evaluation's own tool state).
 /// Returns the summary and one record per question.
 pub async fn evaluate<B: Backend>(
     model: &CausalLm<B>,
@@ -53,7 +58,10 @@ pub async fn evaluate<B: Backend>(
         .collect::<Result<Vec<_>, QuickstartError>>()?;
     let mut config = RolloutConfig::new(
         RolloutMode::Trajectory { samples: 1 },
-        SamplingConfig::greedy(),
+        SamplingConfig {
+            repetition_penalty: 1.0,
+            ..SamplingConfig::paper_eval()
+        },
         tokenizer.stop_token_ids(),
     );
     config.max_response_tokens = max_response_tokens;
@@ -123,7 +131,7 @@ pub struct HeldOut<'a> {
     pub tasks: &'a [Task],
     /// Response budget in tokens.
     pub max_response_tokens: usize,
-    /// Rollout seed (greedy decoding makes it matter only for ties).
+    /// Rollout seed.
     pub seed: u64,
     /// Report folder.
     pub out_dir: &'a std::path::Path,
