@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use arpo::backend::{Training, NAME};
-use arpo::quickstart::{run, QuickstartConfig};
+use arpo::quickstart::{run, QuickstartConfig, RunOptions};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -41,6 +41,10 @@ struct Args {
     /// Hide the progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Continue SFT from the report folder's checkpoint (after an interruption), or reuse its
+    /// finished SFT to try other RL settings.
+    #[arg(long)]
+    resume: bool,
 }
 
 #[tokio::main]
@@ -73,7 +77,11 @@ async fn main() -> Result<()> {
         config.seed,
         config.out_dir.display()
     );
-    let report = run::<Training>(&config, &Default::default(), args.quiet).await?;
+    let options = RunOptions {
+        quiet: args.quiet,
+        resume_sft: args.resume,
+    };
+    let report = run::<Training>(&config, &Default::default(), options).await?;
     println!("\n{}", report.table());
     println!(
         "total {:.0} s; report written to {}",

@@ -6,7 +6,7 @@
 
 use arpo::backend::Training;
 use arpo::eval::QuestionRecord;
-use arpo::quickstart::{run, QuickstartConfig, QuickstartReport};
+use arpo::quickstart::{run, QuickstartConfig, QuickstartReport, RunOptions};
 use arpo::train::sft_loop::SftStep;
 use arpo::train::StepMetrics;
 
@@ -27,7 +27,11 @@ async fn smoke_quickstart_writes_a_well_formed_report() {
     let mut config = QuickstartConfig::smoke(7, out.clone());
     // The pipeline is under test here, not the sandbox (arpo-tools tests that).
     config.allow_unsandboxed_python = true;
-    let report = run::<Training>(&config, &Default::default(), true)
+    let options = RunOptions {
+        quiet: true,
+        resume_sft: false,
+    };
+    let report = run::<Training>(&config, &Default::default(), options)
         .await
         .expect("quickstart");
 
@@ -93,4 +97,45 @@ async fn smoke_quickstart_writes_a_well_formed_report() {
     }
     let corpus = std::fs::read_to_string(out.join("corpus.jsonl")).expect("corpus");
     assert!(corpus.lines().count() >= config.entities);
+}
+
+/// A finished SFT is reused by `resume_sft` (no step retrained, the same metrics file), and a
+/// folder written under other SFT settings is refused with a message naming its config file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_reuses_finished_sft_and_refuses_other_settings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("report");
+    let mut config = QuickstartConfig::smoke(3, out.clone());
+    config.allow_unsandboxed_python = true;
+    config.rl_steps = 1;
+    let fresh = RunOptions {
+        quiet: true,
+        resume_sft: false,
+    };
+    run::<Training>(&config, &Default::default(), fresh)
+        .await
+        .expect("first run");
+    let metrics = out.join("sft/metrics.jsonl");
+    let before = std::fs::read_to_string(&metrics).expect("sft metrics");
+
+    let resume = RunOptions {
+        quiet: true,
+        resume_sft: true,
+    };
+    // Other RL settings may change on resume.
+    config.rl_steps = 2;
+    let report = run::<Training>(&config, &Default::default(), resume)
+        .await
+        .expect("resumed run");
+    assert_eq!(
+        std::fs::read_to_string(&metrics).expect("sft metrics"),
+        before
+    );
+    assert_eq!(report.rows[1].rl_steps, 2);
+
+    config.sft_lr *= 2.0;
+    let err = run::<Training>(&config, &Default::default(), resume)
+        .await
+        .expect_err("other SFT settings");
+    assert!(err.to_string().contains("config.json"), "{err}");
 }

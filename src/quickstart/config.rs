@@ -107,6 +107,24 @@ impl QuickstartConfig {
         }
     }
 
+    /// The settings SFT depends on (data, tokenizer, model, SFT): equal for a resumable run.
+    pub fn sft_part(&self) -> Self {
+        Self {
+            out_dir: PathBuf::new(),
+            rl_steps: 0,
+            rl_prompts: 0,
+            leaves: 0,
+            arpo_initial: 0,
+            arpo_threshold: 0.0,
+            arpo_entropy_weight: 0.0,
+            rl_lr: 0.0,
+            temperature: 0.0,
+            max_response_tokens: 0,
+            allow_unsandboxed_python: false,
+            ..self.clone()
+        }
+    }
+
     /// Checks the relations the pipeline relies on; names the offending field.
     pub fn validate(&self) -> Result<(), String> {
         let positive = [

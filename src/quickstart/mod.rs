@@ -28,13 +28,14 @@ use arpo_rollout::render::TokenText;
 use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode};
 use arpo_tools::{PythonConfig, SandboxPolicy, ToolRunner};
 use arpo_train::optim::OptimizerConfig;
-use arpo_train::sft_loop::{run_sft, SftConfig, SftRun};
+use arpo_train::sft_loop::{run_sft, SftConfig, SftRun, SftStep};
 use arpo_train::{run_rl, LrSchedule, RlContext, StepMetrics, TrainConfig};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub use config::QuickstartConfig;
+
 pub use evaluate::{evaluate, EvalSummary, HeldOut};
 pub use report::{QuickstartReport, StageRow};
 
@@ -202,21 +203,61 @@ async fn train_rl<B: AutodiffBackend>(
     Ok((model, steps, clock.elapsed().as_secs_f64()))
 }
 
-/// Runs the whole quickstart and writes the report folder; `quiet` hides the progress bars
-/// (the per-step lines still go to stderr).
+/// How to run (what does not change the results).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Hide the progress bars (the per-step lines still go to stderr).
+    pub quiet: bool,
+    /// Continue SFT from the report folder's latest checkpoint (an interrupted run), or reuse
+    /// its finished SFT; refused when the folder's `config.json` differs in an SFT setting.
+    pub resume_sft: bool,
+}
+
+/// `(step, loss)` of every line of the SFT metrics file.
+fn sft_loss_curve(path: &Path) -> Result<Vec<(f64, f64)>, QuickstartError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let s: SftStep = serde_json::from_str(line)
+                .map_err(|e| QuickstartError::Task(format!("{}:{}: {e}", path.display(), i + 1)))?;
+            Ok((s.step as f64, s.loss))
+        })
+        .collect()
+}
+
+/// Refuses to resume SFT written under other data, model or SFT settings.
+fn check_resumable(config: &QuickstartConfig, path: &Path) -> Result<(), QuickstartError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let old: QuickstartConfig = serde_json::from_str(&text)
+        .map_err(|e| QuickstartError::Config(format!("{}: {e}", path.display())))?;
+    if old.sft_part() != config.sft_part() {
+        return Err(QuickstartError::Config(format!(
+            "{}: cannot resume SFT: the data, model or SFT settings differ from this run's",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the whole quickstart and writes the report folder.
 pub async fn run<B: AutodiffBackend>(
     config: &QuickstartConfig,
     device: &B::Device,
-    quiet: bool,
+    options: RunOptions,
 ) -> Result<QuickstartReport, QuickstartError> {
     config.validate().map_err(QuickstartError::Config)?;
+    let quiet = options.quiet;
     let total_clock = Instant::now();
     let out = &config.out_dir;
+    let config_path = out.join("config.json");
+    if options.resume_sft {
+        check_resumable(config, &config_path)?;
+    }
     for sub in ["", "sft", "arpo", "grpo", "eval", "trees"] {
         let dir = out.join(sub);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     }
-    let config_path = out.join("config.json");
     let config_json = serde_json::to_string_pretty(config)
         .map_err(|e| QuickstartError::Task(format!("config: {e}")))?;
     std::fs::write(&config_path, config_json).map_err(io_err(&config_path))?;
@@ -272,8 +313,10 @@ pub async fn run<B: AutodiffBackend>(
         ..OptimizerConfig::default()
     };
     let sft_dir = out.join("sft");
-    // A previous run's checkpoints would be refused (or resumed): start this run clean.
-    let _ = std::fs::remove_dir_all(&sft_dir);
+    if !options.resume_sft {
+        // A previous run's checkpoints would be refused: start this run clean.
+        let _ = std::fs::remove_dir_all(&sft_dir);
+    }
     let run = SftRun {
         config: &sft_config,
         optimizer: &optimizer,
@@ -283,17 +326,15 @@ pub async fn run<B: AutodiffBackend>(
             min_lr: config.sft_lr * 0.05,
         },
         dir: &sft_dir,
-        resume: false,
+        resume: options.resume_sft,
     };
     let pb = bar(config.sft_steps, "SFT");
     if quiet {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let clock = Instant::now();
-    let mut sft_losses = Vec::new();
     let every = (config.sft_steps / 10).max(1);
     let sft_model = run_sft(model, &examples, &run, |s| {
-        sft_losses.push((s.step as f64, s.loss));
         if s.step % every == 0 || s.step == config.sft_steps {
             pb.suspend(|| {
                 eprintln!(
@@ -306,6 +347,8 @@ pub async fn run<B: AutodiffBackend>(
     })?;
     pb.finish_and_clear();
     let sft_seconds = clock.elapsed().as_secs_f64();
+    // From the file, which also holds the steps before a resume.
+    let sft_losses = sft_loss_curve(&sft_dir.join("metrics.jsonl"))?;
 
     let held_out = HeldOut {
         tokenizer,
