@@ -135,6 +135,7 @@ fn train_config(config: &QuickstartConfig, seed: u64) -> TrainConfig {
     train
 }
 
+/// Rolls out one question with `rollout_cfg` and writes its tree as HTML to `path`.
 async fn render_tree<B: AutodiffBackend>(
     model: &CausalLm<B::InnerBackend>,
     tokenizer: &dyn Tokenizer,
@@ -159,7 +160,6 @@ async fn render_tree<B: AutodiffBackend>(
 }
 
 /// Runs RL from `start` with one rollout setting; shows a bar and a line per step.
-#[allow(clippy::too_many_arguments)]
 async fn train_rl<B: AutodiffBackend>(
     name: &str,
     start: CausalLm<B>,
@@ -269,6 +269,7 @@ pub async fn run<B: AutodiffBackend>(
         train_questions: config.train_questions,
         eval_questions: config.eval_questions,
         imperfect_fraction: config.imperfect_fraction,
+        operations: config.operations.clone(),
         ..SyntheticConfig::default()
     })?;
     let corpus_path = out.join("corpus.jsonl");
