@@ -12,7 +12,7 @@ use std::path::Path;
 pub use byte::ByteTokenizer;
 pub use hf::{HfTokenizer, END_OF_TURN_TOKENS};
 pub use template::ChatTemplate;
-pub use train::{train_bpe, BpeTrainingConfig, CHATML_SPECIALS, CHATML_TEMPLATE, TOOL_TAGS};
+pub use train::{train_bpe, BpeTrainingConfig, CHATML_SPECIALS, CHATML_TEMPLATE};
 
 use crate::{Error, Result};
 

@@ -23,7 +23,7 @@ use tokenizers::{
     TokenizerBuilder,
 };
 
-use super::{ChatTemplate, HfTokenizer};
+use super::{ByteTokenizer, ChatTemplate, HfTokenizer};
 use crate::{Error, Result};
 
 /// ChatML, the template of Qwen and SmolLM2 chat models.
@@ -33,20 +33,6 @@ pub const CHATML_TEMPLATE: &str = "{% for message in messages %}<|im_start|>{{ m
 /// ChatML's special tokens, always in the vocabulary (ids 0, 1, 2).
 pub const CHATML_SPECIALS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
 
-/// The tags of the ARPO protocol, special tokens of a trained tokenizer.
-pub const TOOL_TAGS: [&str; 10] = [
-    "<think>",
-    "</think>",
-    "<search>",
-    "</search>",
-    "<python>",
-    "</python>",
-    "<result>",
-    "</result>",
-    "<answer>",
-    "</answer>",
-];
-
 /// What to learn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BpeTrainingConfig {
@@ -54,7 +40,7 @@ pub struct BpeTrainingConfig {
     pub vocab_size: usize,
     /// A pair is merged only if it occurs at least this often.
     pub min_frequency: u64,
-    /// Special tokens after the ChatML ones (e.g. [`TOOL_TAGS`]).
+    /// Special tokens after the ChatML ones (e.g. [`ByteTokenizer::TOOL_TAGS`]).
     pub extra_specials: Vec<String>,
     /// Split numbers into single digits before BPE (Llama-style). Off, numbers are GPT-2
     /// pre-tokens (` 1424`) that BPE chunks by frequency: fewer tokens per number, the same
@@ -67,7 +53,10 @@ impl Default for BpeTrainingConfig {
         Self {
             vocab_size: 512,
             min_frequency: 2,
-            extra_specials: TOOL_TAGS.iter().map(|t| t.to_string()).collect(),
+            extra_specials: ByteTokenizer::TOOL_TAGS
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
             split_digits: true,
         }
     }
@@ -193,7 +182,10 @@ mod tests {
     #[test]
     fn tags_and_digits_are_single_tokens_and_chatml_stops() {
         let tok = train_bpe(&corpus(), &BpeTrainingConfig::default()).expect("train");
-        for tag in TOOL_TAGS.iter().chain(CHATML_SPECIALS.iter()) {
+        for tag in ByteTokenizer::TOOL_TAGS
+            .iter()
+            .chain(CHATML_SPECIALS.iter())
+        {
             let ids = tok.encode(tag).expect("encode");
             assert_eq!(ids.len(), 1, "{tag}: {ids:?}");
         }
