@@ -243,3 +243,89 @@ fn tree_packed_forward_equals_per_branch_forward() {
         assert!(d <= 1e-5, "packed token {i}: {d}");
     }
 }
+
+/// The rollout engine's pattern on one forked sequence: a prompt, single decoded tokens, a
+/// multi-token tool result that overflows the chunk (so the buffer grows), more single tokens,
+/// another block, more singles — every logits row equals the full forward of the whole sequence.
+/// (Growth of a private chunk is the path exercised here; the tests above stay within one
+/// 64-token buffer.)
+#[test]
+fn cache_growth_across_blocks_equals_full_forward() {
+    let m = model("tiny-llama");
+    let seq: Vec<u32> = (0..150u32).map(|i| (i * 37 + 11) % 97).collect();
+    let full = rows(
+        m.forward(
+            PaddedBatch::<B>::new(&[seq.clone()], &m.device())
+                .unwrap()
+                .tokens,
+        )
+        .unwrap(),
+    )
+    .remove(0);
+    let mut start = vec![m.new_cache()];
+    m.extend(&[seq[..20].to_vec()], &mut start).unwrap();
+    // A second holder of the prompt chunk, as the engine keeps the prefilled prompt for refills.
+    let mut caches = vec![start[0].clone()];
+    let pieces: Vec<std::ops::Range<usize>> = (20..55)
+        .map(|i| i..i + 1)
+        .chain([55..85])
+        .chain((85..100).map(|i| i..i + 1))
+        .chain([100..140])
+        .chain((140..150).map(|i| i..i + 1))
+        .collect();
+    for piece in pieces {
+        let out = m
+            .extend(&[seq[piece.clone()].to_vec()], &mut caches)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let d = max_abs_diff(&out, &full[piece.end - 1]);
+        assert!(d <= 1e-4, "after {piece:?}: logits differ by {d}");
+    }
+    assert_eq!(caches[0].len(), 150);
+}
+
+/// The same pattern batched with a second sequence that decodes one token per call, as paths of
+/// a rollout share each forward: both rows equal their own full forwards at every call.
+#[test]
+fn batched_growth_beside_single_token_decoding_equals_full_forward() {
+    let m = model("tiny-llama");
+    let a: Vec<u32> = (0..150u32).map(|i| (i * 37 + 11) % 97).collect();
+    let b: Vec<u32> = (0..150u32).map(|i| (i * 13 + 5) % 97).collect();
+    let full_of = |s: &[u32]| {
+        rows(
+            m.forward(
+                PaddedBatch::<B>::new(&[s.to_vec()], &m.device())
+                    .unwrap()
+                    .tokens,
+            )
+            .unwrap(),
+        )
+        .remove(0)
+    };
+    let (full_a, full_b) = (full_of(&a), full_of(&b));
+    let mut caches = vec![m.new_cache(), m.new_cache()];
+    m.extend(&[a[..20].to_vec(), b[..20].to_vec()], &mut caches)
+        .unwrap();
+    let pieces: Vec<std::ops::Range<usize>> = (20..55)
+        .map(|i| i..i + 1)
+        .chain([55..85])
+        .chain((85..100).map(|i| i..i + 1))
+        .chain([100..140])
+        .chain((140..150).map(|i| i..i + 1))
+        .collect();
+    let v = m.vocab_size();
+    for (k, piece) in pieces.into_iter().enumerate() {
+        let at_b = 20 + k;
+        let out = m
+            .extend(&[a[piece.clone()].to_vec(), vec![b[at_b]]], &mut caches)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let da = max_abs_diff(&out[..v], &full_a[piece.end - 1]);
+        let db = max_abs_diff(&out[v..], &full_b[at_b]);
+        assert!(da <= 1e-4 && db <= 1e-4, "after {piece:?}: {da} / {db}");
+    }
+}

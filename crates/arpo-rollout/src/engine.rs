@@ -488,6 +488,12 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         let decoded = self.tokenizer.decode(&tokens)?;
         let mut segment = Segment::forced(Origin::Tool, tokens.clone(), decoded);
         segment.tool_call = Some(observation.to_tool_call(&request));
+        // The token that closed the call was sampled but never fed (the path stopped for the
+        // tool): it enters the cache now, ahead of the result, as it sits in the sequence.
+        let closing = *path
+            .history
+            .last()
+            .expect("a tool call was sampled, so the history is not empty");
         path.tool_calls += 1;
         path.response_tokens += tokens.len();
         path.history.extend(&tokens);
@@ -498,7 +504,10 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         if tokens.is_empty() || path.response_tokens >= self.config.max_response_tokens {
             return self.finish(slot, FinishReason::Length);
         }
-        path.pending = Pending::Input(tokens);
+        let mut input = Vec::with_capacity(tokens.len() + 1);
+        input.push(closing);
+        input.extend(tokens);
+        path.pending = Pending::Input(input);
         self.snapshot_due[slot] = self.arpo.is_some();
         Ok(())
     }

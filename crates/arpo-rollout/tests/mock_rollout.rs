@@ -31,6 +31,9 @@ struct ScriptedPolicy {
     prompt_len: usize,
     lead: usize,
     calls: usize,
+    /// Favour one free letter chosen by the history's length, so that the logits depend on
+    /// every token the policy was fed (a token missing from the cache changes them).
+    length_aware: bool,
 }
 
 impl ScriptedPolicy {
@@ -58,6 +61,9 @@ impl ScriptedPolicy {
             }
             if results == 0 {
                 logits[b'e' as usize] = 5.0;
+            }
+            if self.length_aware {
+                logits[usize::from(b'a') + history.len() % 26] += 3.0;
             }
         }
         logits
@@ -141,7 +147,18 @@ fn run(mode: RolloutMode, calls: usize, n_prompts: usize, seed: u64) -> Vec<Roll
         prompt_len: inputs[0].prompt_tokens.len(),
         lead: 6,
         calls,
+        length_aware: false,
     };
+    run_policy(&policy, mode, &inputs, seed)
+}
+
+fn run_policy(
+    policy: &ScriptedPolicy,
+    mode: RolloutMode,
+    inputs: &[RolloutInput],
+    seed: u64,
+) -> Vec<RolloutTree> {
+    let tok = ByteTokenizer::with_tool_tags();
     let mut config = RolloutConfig::new(mode, SamplingConfig::default(), vec![EOS]);
     config.max_response_tokens = 512;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -150,10 +167,10 @@ fn run(mode: RolloutMode, calls: usize, n_prompts: usize, seed: u64) -> Vec<Roll
         .build()
         .unwrap();
     rt.block_on(rollout::<B, _>(
-        &policy,
+        policy,
         &tok,
         runner(),
-        &inputs,
+        inputs,
         &config,
         seed,
     ))
@@ -312,4 +329,51 @@ fn same_seed_replays_bit_identically_despite_tool_jitter() {
     );
     let c = replayable(&run(mode, 3, 4, 100));
     assert_ne!(a, c);
+}
+
+/// Every model token's stored log-prob is the policy's log-prob given the whole sequence before
+/// it, tool calls' closing tags and results included: the engine feeds the policy exactly the
+/// tokens the tree records (the trainer recomputes log-probs from those tokens, so any token
+/// missing from the rollout's cache would make the PPO ratio wrong from the first update).
+#[test]
+fn stored_logprobs_condition_on_every_token_of_the_leaf() {
+    let tok = ByteTokenizer::with_tool_tags();
+    let inputs = prompts(&tok, 2);
+    let policy = ScriptedPolicy {
+        prompt_len: inputs[0].prompt_tokens.len(),
+        lead: 6,
+        calls: 2,
+        length_aware: true,
+    };
+    for mode in [
+        RolloutMode::Trajectory { samples: 3 },
+        RolloutMode::Arpo(arpo(4, 2)),
+    ] {
+        for tree in run_policy(&policy, mode.clone(), &inputs, 3) {
+            for leaf in 0..tree.leaves.len() {
+                let tokens = tree.leaf_tokens(leaf);
+                let mut at = 0;
+                for seg in tree.leaf_segments(leaf) {
+                    for (j, &t) in seg.tokens.iter().enumerate() {
+                        if seg.origin == Origin::Model {
+                            let logits = policy.logits_after(&tokens[..at]);
+                            let max = logits.iter().copied().fold(f32::MIN, f32::max);
+                            let norm: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+                            let want = logits[t as usize] - max - norm.ln();
+                            assert!(
+                                (seg.logprobs[j] - want).abs() < 1e-4,
+                                "{mode:?} leaf {leaf} position {at}: stored {} vs {want}",
+                                seg.logprobs[j]
+                            );
+                        }
+                        at += 1;
+                    }
+                }
+                assert!(
+                    at > inputs[0].prompt_tokens.len() + 10,
+                    "leaf has a response"
+                );
+            }
+        }
+    }
 }
