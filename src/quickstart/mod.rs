@@ -13,23 +13,19 @@
 mod config;
 mod evaluate;
 mod report;
+mod rl;
 mod setup;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
-use arpo_core::{Task, Tokenizer};
 use arpo_eval::synthetic::{SyntheticConfig, SyntheticDataset};
 use arpo_eval::ArpoReward;
-use arpo_model::{from_scratch, CausalLm, ModelConfig, SamplingConfig};
-use arpo_rollout::render::html::{render_tree_html, HtmlOptions};
-use arpo_rollout::render::TokenText;
-use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode};
-use arpo_tools::{PythonConfig, SandboxPolicy, ToolRunner};
+use arpo_model::{from_scratch, ModelConfig};
+use arpo_tools::{PythonConfig, SandboxPolicy};
 use arpo_train::optim::OptimizerConfig;
 use arpo_train::sft_loop::{run_sft, SftConfig, SftRun, SftStep};
-use arpo_train::{run_rl, LrSchedule, RlContext, StepMetrics, TrainConfig};
+use arpo_train::LrSchedule;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -90,117 +86,6 @@ fn bar(len: u64, what: &str) -> ProgressBar {
         .progress_chars("=> "),
     );
     pb
-}
-
-/// Rollout settings of one RL method: ARPO's tree or GRPO's independent trajectories, with the
-/// same number of leaves per prompt, sampling and budget.
-fn rollout_config(config: &QuickstartConfig, arpo: bool, stop: Vec<u32>) -> RolloutConfig {
-    let mode = if arpo {
-        RolloutMode::Arpo(ArpoConfig {
-            total: config.leaves,
-            initial: config.arpo_initial,
-            threshold: config.arpo_threshold,
-            entropy_weight: config.arpo_entropy_weight,
-            ..ArpoConfig::default()
-        })
-    } else {
-        RolloutMode::Trajectory {
-            samples: config.leaves,
-        }
-    };
-    let sampling = SamplingConfig {
-        temperature: config.temperature,
-        ..SamplingConfig::default()
-    };
-    let mut rc = RolloutConfig::new(mode, sampling, stop);
-    rc.max_response_tokens = config.max_response_tokens;
-    rc
-}
-
-/// The RL settings shared by ARPO and GRPO (the comparison varies only the rollout): the
-/// reference clipped loss (token mean, ε 0.2, dual clip 3), GRPO group advantages, AdamW.
-fn train_config(config: &QuickstartConfig, seed: u64) -> TrainConfig {
-    let mut train = TrainConfig::arpo();
-    train.seed = seed;
-    train.optimizer = OptimizerConfig {
-        lr: config.rl_lr,
-        weight_decay: 0.0,
-        ..OptimizerConfig::default()
-    };
-    train.ppo.batch_prompts = config.rl_prompts;
-    // Two updates per step: enough reuse of each rollout for the clip to matter.
-    train.ppo.mini_batch_prompts = config.rl_prompts.div_ceil(2);
-    train.ppo.epochs = 1;
-    train.ppo.steps = config.rl_steps;
-    train
-}
-
-/// Rolls out one question with `rollout_cfg` and writes its tree as HTML to `path`.
-async fn render_tree<B: AutodiffBackend>(
-    model: &CausalLm<B::InnerBackend>,
-    tokenizer: &dyn Tokenizer,
-    runner: &Arc<ToolRunner>,
-    rollout_cfg: &RolloutConfig,
-    task: &Task,
-    seed: u64,
-    path: &Path,
-) -> Result<(), QuickstartError> {
-    let inputs = [RolloutInput {
-        task_id: task.id.clone(),
-        prompt_tokens: arpo_train::prompt_tokens(tokenizer, task)?,
-    }];
-    let out =
-        rollout::<B::InnerBackend, _>(model, tokenizer, runner.clone(), &inputs, rollout_cfg, seed)
-            .await?;
-    let options = HtmlOptions {
-        token_text: TokenText::Tokenizer(tokenizer),
-        ..HtmlOptions::default()
-    };
-    std::fs::write(path, render_tree_html(&out.trees[0], &options)).map_err(io_err(path))
-}
-
-/// Runs RL from `start` with one rollout setting; shows a bar and a line per step.
-async fn train_rl<B: AutodiffBackend>(
-    name: &str,
-    start: CausalLm<B>,
-    tasks: &[Task],
-    ctx: &RlContext<'_>,
-    dir: &Path,
-    quiet: bool,
-) -> Result<(CausalLm<B>, Vec<StepMetrics>, f64), QuickstartError> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let metrics_path = dir.join("metrics.jsonl");
-    let _ = std::fs::remove_file(&metrics_path);
-    let pb = bar(ctx.train.ppo.steps, name);
-    if quiet {
-        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let mut steps = Vec::new();
-    let clock = Instant::now();
-    let model = run_rl(start, None, tasks, ctx, &metrics_path, |m| {
-        let line = format!(
-            "{name} step {:>3}: reward {:+.3} acc {:.3} format-err {:>2} tool calls {:>3} \
-             branches {:>3} tokens {:>5} loss {:+.4} clip {:.3} kl {:.4} {:.1}s",
-            m.step,
-            m.reward_mean,
-            m.accuracy,
-            m.format_errors,
-            m.tool_calls,
-            m.branch_copies,
-            m.generated_tokens,
-            m.loss,
-            m.clip_frac,
-            m.approx_kl,
-            m.seconds
-        );
-        // Printed even when the bar is hidden (no terminal, --quiet): logs keep the steps.
-        pb.suspend(|| eprintln!("{line}"));
-        pb.inc(1);
-        steps.push(m.clone());
-    })
-    .await?;
-    pb.finish_and_clear();
-    Ok((model, steps, clock.elapsed().as_secs_f64()))
 }
 
 /// How to run (what does not change the results).
@@ -270,6 +155,7 @@ pub async fn run<B: AutodiffBackend>(
         eval_questions: config.eval_questions,
         imperfect_fraction: config.imperfect_fraction,
         operations: config.operations.clone(),
+        system_prompt: config.system_prompt,
         ..SyntheticConfig::default()
     })?;
     let corpus_path = out.join("corpus.jsonl");
@@ -299,7 +185,10 @@ pub async fn run<B: AutodiffBackend>(
     let data_seconds = clock.elapsed().as_secs_f64();
 
     // SFT cold start.
-    let model_config = ModelConfig::small(tokenizer.vocab_size(), config.hidden, config.layers);
+    let mut model_config = ModelConfig::small(tokenizer.vocab_size(), config.hidden, config.layers);
+    // One key/value head per query head: copying names and numbers is the attention's whole job
+    // here, and the extra width costs little at this size.
+    model_config.num_key_value_heads = Some(model_config.num_attention_heads);
     let model = from_scratch::<B>(&model_config, config.seed, device)?;
     let sft_config = SftConfig {
         steps: config.sft_steps,
@@ -364,12 +253,12 @@ pub async fn run<B: AutodiffBackend>(
 
     // ARPO and GRPO from the same SFT weights.
     let stop = tokenizer.stop_token_ids();
-    let arpo_rollout = rollout_config(config, true, stop.clone());
-    let grpo_rollout = rollout_config(config, false, stop);
-    let train = train_config(config, config.seed);
+    let arpo_rollout = rl::rollout_config(config, true, stop.clone());
+    let grpo_rollout = rl::rollout_config(config, false, stop);
+    let train = rl::train_config(config, config.seed);
     let tree_task = &eval_tasks[0];
     let tree_seed = config.seed ^ 0x7ee;
-    render_tree::<B>(
+    rl::render_tree::<B>(
         &sft_model.valid(),
         tokenizer,
         &runner,
@@ -380,36 +269,38 @@ pub async fn run<B: AutodiffBackend>(
     )
     .await?;
 
-    let mut rows = vec![StageRow::sft(sft_eval, sft_seconds)];
-    let mut curves = Vec::new();
-    for (name, rollout_cfg) in [("ARPO", &arpo_rollout), ("GRPO", &grpo_rollout)] {
-        let ctx = RlContext {
-            tokenizer,
-            runner: runner.clone(),
-            reward: &reward,
-            rollout: rollout_cfg,
-            train: &train,
-        };
-        let dir = out.join(name.to_lowercase());
-        let (trained, steps, seconds) =
-            train_rl(name, sft_model.clone(), &train_tasks, &ctx, &dir, quiet).await?;
-        let inference = trained.valid();
-        let summary = held_out.run(name, &inference).await?;
-        if name == "ARPO" {
-            render_tree::<B>(
-                &inference,
-                tokenizer,
-                &runner,
-                &arpo_rollout,
-                tree_task,
-                tree_seed,
-                &out.join("trees/arpo-end.html"),
-            )
-            .await?;
-        }
-        rows.push(StageRow::rl(name, summary, &steps, seconds));
-        curves.push((name.to_string(), steps));
-    }
+    let progress = indicatif::MultiProgress::new();
+    let shared = rl::Shared {
+        tokenizer,
+        runner: &runner,
+        reward: &reward,
+        train: &train,
+        tasks: &train_tasks,
+        held_out: &held_out,
+        tree: (tree_task, tree_seed),
+        out,
+        quiet,
+        progress: &progress,
+    };
+    let methods = [
+        rl::Method {
+            name: "ARPO",
+            rollout: &arpo_rollout,
+            end_tree: Some(out.join("trees/arpo-end.html")),
+        },
+        rl::Method {
+            name: "GRPO",
+            rollout: &grpo_rollout,
+            end_tree: None,
+        },
+    ];
+    let [(arpo_row, arpo_steps), (grpo_row, grpo_steps)] =
+        rl::run_both(&sft_model, methods, &shared)?;
+    let rows = vec![StageRow::sft(sft_eval, sft_seconds), arpo_row, grpo_row];
+    let curves = vec![
+        ("ARPO".to_string(), arpo_steps),
+        ("GRPO".to_string(), grpo_steps),
+    ];
 
     let report = QuickstartReport {
         config: config.clone(),

@@ -187,6 +187,31 @@ fn tasks_carry_the_compact_prompt() {
     }
 }
 
+/// Without the system prompt, tasks and demonstrations start at the user turn, and nothing else
+/// about the data changes (same questions, same demonstrations).
+#[test]
+fn without_system_prompt_only_the_system_turn_goes() {
+    let with = generate(3);
+    let without = SyntheticDataset::generate(&SyntheticConfig {
+        seed: 3,
+        system_prompt: false,
+        ..Default::default()
+    })
+    .expect("default config generates");
+    for t in without.eval_tasks() {
+        let prompt = t.prompt.as_ref().expect("prompt");
+        assert_eq!(prompt.len(), 1);
+        assert_eq!(prompt[0].role, Role::User);
+        assert_eq!(prompt[0].content, t.question);
+    }
+    assert_eq!(with.demonstrations.len(), without.demonstrations.len());
+    for (a, b) in with.demonstrations.iter().zip(&without.demonstrations) {
+        assert_eq!(&a.prompt[1..], &b.prompt[..]);
+        assert_eq!(a.segments, b.segments);
+    }
+    assert_eq!(with.train, without.train);
+}
+
 #[test]
 fn same_seed_same_data_other_seed_other_facts() {
     let a = generate(11);

@@ -70,6 +70,15 @@ pub struct SyntheticConfig {
     pub imperfect_fraction: f64,
     /// Imperfections to draw from, uniformly.
     pub flaws: Vec<FlawKind>,
+    /// Whether prompts start with [`SYSTEM_PROMPT`]. A from-scratch model reads no instructions
+    /// (it learns the format from the demonstrations), so small runs may drop it: it is a quarter
+    /// of each SFT sequence.
+    #[serde(default = "default_system_prompt")]
+    pub system_prompt: bool,
+}
+
+fn default_system_prompt() -> bool {
+    true
 }
 
 impl Default for SyntheticConfig {
@@ -84,6 +93,7 @@ impl Default for SyntheticConfig {
             operations: OperationKind::ALL.to_vec(),
             imperfect_fraction: 0.3,
             flaws: FlawKind::ALL.to_vec(),
+            system_prompt: true,
         }
     }
 }
@@ -188,7 +198,7 @@ impl SyntheticDataset {
                     q.text.clone(),
                     vec![q.gold.to_string()],
                 );
-                task.prompt = Some(prompt_messages(&q.text));
+                task.prompt = Some(prompt_messages(&q.text, self.config.system_prompt));
                 task
             })
             .collect()
@@ -319,7 +329,8 @@ fn draw_demonstrations(
             } else {
                 None
             };
-            demo::draw_demonstration(&mut draw, q, prompt_messages(&q.text), entities, flaw)
+            let prompt = prompt_messages(&q.text, config.system_prompt);
+            demo::draw_demonstration(&mut draw, q, prompt, entities, flaw)
         })
         .collect()
 }

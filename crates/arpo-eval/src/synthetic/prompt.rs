@@ -14,12 +14,15 @@ pub const SYSTEM_PROMPT: &str = "Use <search> query </search> and <python> code 
 each returns <result> output </result>. Think in <think> </think>, then \
 <answer> \\boxed{answer} </answer>.";
 
-/// The chat prompt of a question: `[system, user]`, as the RL parquet files carry it.
-pub fn prompt_messages(question: &str) -> Vec<ChatMessage> {
-    vec![
-        ChatMessage::new(Role::System, SYSTEM_PROMPT),
-        ChatMessage::new(Role::User, question),
-    ]
+/// The chat prompt of a question: `[system, user]`, as the RL parquet files carry it, or the
+/// user turn alone without `system`.
+pub fn prompt_messages(question: &str, system: bool) -> Vec<ChatMessage> {
+    let user = ChatMessage::new(Role::User, question);
+    if system {
+        vec![ChatMessage::new(Role::System, SYSTEM_PROMPT), user]
+    } else {
+        vec![user]
+    }
 }
 
 /// The forced segment appended after a tool call: ` <result>\n{output}\n</result>`, byte for byte

@@ -1,0 +1,264 @@
+//! The RL half of the quickstart: ARPO and GRPO from the same SFT weights, each followed by its
+//! held-out evaluation, run side by side on two threads.
+//!
+//! The CPU backend runs one model's kernels on about one core at this size (measured: the same
+//! SFT step time with 1 and 2 rayon threads), so the two methods train concurrently instead of
+//! one after the other; each has its own model copy, optimiser, seed-derived sampling and
+//! autodiff graph, so running them together changes no number, only the wall time.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arpo_core::{Reward, Task, Tokenizer};
+use arpo_model::{CausalLm, SamplingConfig};
+use arpo_rollout::render::html::{render_tree_html, HtmlOptions};
+use arpo_rollout::render::TokenText;
+use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode};
+use arpo_tools::ToolRunner;
+use arpo_train::optim::OptimizerConfig;
+use arpo_train::{run_rl, RlContext, StepMetrics, TrainConfig};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use indicatif::{MultiProgress, ProgressBar};
+
+use super::{bar, io_err, HeldOut, QuickstartConfig, QuickstartError, StageRow};
+
+/// What differs between the two RL runs.
+pub(super) struct Method<'a> {
+    /// `ARPO` or `GRPO` (also the report sub-folder, lower-cased).
+    pub name: &'static str,
+    /// Tree or independent-trajectory rollouts.
+    pub rollout: &'a RolloutConfig,
+    /// Where to draw one rollout tree of the trained policy, if anywhere.
+    pub end_tree: Option<PathBuf>,
+}
+
+/// What the two RL runs share.
+pub(super) struct Shared<'a> {
+    /// The run's tokenizer.
+    pub tokenizer: &'a dyn Tokenizer,
+    /// The task's tools.
+    pub runner: &'a Arc<ToolRunner>,
+    /// The task's reward.
+    pub reward: &'a dyn Reward,
+    /// Optimiser, loss and step settings (identical for both methods).
+    pub train: &'a TrainConfig,
+    /// Training prompts.
+    pub tasks: &'a [Task],
+    /// The held-out evaluation.
+    pub held_out: &'a HeldOut<'a>,
+    /// The question whose tree is drawn, and its rollout seed.
+    pub tree: (&'a Task, u64),
+    /// Report folder.
+    pub out: &'a Path,
+    /// Hide the bars (per-step lines are still printed).
+    pub quiet: bool,
+    /// Holds both progress bars.
+    pub progress: &'a MultiProgress,
+}
+
+/// A finished RL run: its table row and its per-step metrics.
+pub(super) type Finished = (StageRow, Vec<StepMetrics>);
+
+/// Trains and evaluates both methods from `start`, concurrently, and returns them in order.
+pub(super) fn run_both<B: AutodiffBackend>(
+    start: &CausalLm<B>,
+    methods: [Method<'_>; 2],
+    shared: &Shared<'_>,
+) -> Result<[Finished; 2], QuickstartError> {
+    let [first, second] = methods;
+    // Separate parameter tensors: a shared leaf would merge the two autodiff graphs into one
+    // behind a single lock.
+    let (a, b) = (
+        CausalLm::<B>::from_inner(start.valid()),
+        CausalLm::<B>::from_inner(start.valid()),
+    );
+    let work = || {
+        std::thread::scope(|scope| {
+            let one = scope.spawn(|| on_own_runtime(|| rl_stage(&first, a, shared)));
+            let two = scope.spawn(|| on_own_runtime(|| rl_stage(&second, b, shared)));
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Finished, QuickstartError>>| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            (join(one), join(two))
+        })
+    };
+    // Blocking a worker of a multi-threaded runtime must be announced; a current-thread runtime
+    // (tests) has nothing else to run meanwhile.
+    let multi = tokio::runtime::Handle::try_current()
+        .map(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        .unwrap_or(false);
+    let (one, two) = if multi {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    };
+    Ok([one?, two?])
+}
+
+/// Runs a future on a fresh single-threaded runtime of this thread (the tools spawn their
+/// processes and timers on it).
+fn on_own_runtime<F, T>(make: impl FnOnce() -> F) -> Result<T, QuickstartError>
+where
+    F: std::future::Future<Output = Result<T, QuickstartError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| QuickstartError::Task(format!("tokio runtime: {e}")))?;
+    runtime.block_on(make())
+}
+
+/// One method: RL with a bar and a line per step, then the held-out evaluation and, for ARPO,
+/// the tree of the trained policy.
+async fn rl_stage<B: AutodiffBackend>(
+    method: &Method<'_>,
+    start: CausalLm<B>,
+    shared: &Shared<'_>,
+) -> Result<Finished, QuickstartError> {
+    let ctx = RlContext {
+        tokenizer: shared.tokenizer,
+        runner: shared.runner.clone(),
+        reward: shared.reward,
+        rollout: method.rollout,
+        train: shared.train,
+    };
+    let dir = shared.out.join(method.name.to_lowercase());
+    let pb = shared
+        .progress
+        .add(bar(shared.train.ppo.steps, method.name));
+    if shared.quiet {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let (trained, steps, seconds) =
+        train_rl(method.name, start, shared.tasks, &ctx, &dir, &pb).await?;
+    let inference = trained.valid();
+    let summary = shared.held_out.run(method.name, &inference).await?;
+    if let Some(path) = &method.end_tree {
+        let (task, seed) = shared.tree;
+        render_tree::<B>(
+            &inference,
+            shared.tokenizer,
+            shared.runner,
+            method.rollout,
+            task,
+            seed,
+            path,
+        )
+        .await?;
+    }
+    Ok((StageRow::rl(method.name, summary, &steps, seconds), steps))
+}
+
+/// Rollout settings of one RL method: ARPO's tree or GRPO's independent trajectories, with the
+/// same number of leaves per prompt, sampling and budget.
+pub(super) fn rollout_config(
+    config: &QuickstartConfig,
+    arpo: bool,
+    stop: Vec<u32>,
+) -> RolloutConfig {
+    let mode = if arpo {
+        RolloutMode::Arpo(ArpoConfig {
+            total: config.leaves,
+            initial: config.arpo_initial,
+            threshold: config.arpo_threshold,
+            entropy_weight: config.arpo_entropy_weight,
+            ..ArpoConfig::default()
+        })
+    } else {
+        RolloutMode::Trajectory {
+            samples: config.leaves,
+        }
+    };
+    let sampling = SamplingConfig {
+        temperature: config.temperature,
+        ..SamplingConfig::default()
+    };
+    let mut rc = RolloutConfig::new(mode, sampling, stop);
+    rc.max_response_tokens = config.max_response_tokens;
+    rc
+}
+
+/// The RL settings shared by ARPO and GRPO (the comparison varies only the rollout): the
+/// reference clipped loss (token mean, ε 0.2, dual clip 3), GRPO group advantages, AdamW.
+pub(super) fn train_config(config: &QuickstartConfig, seed: u64) -> TrainConfig {
+    let mut train = TrainConfig::arpo();
+    train.seed = seed;
+    train.optimizer = OptimizerConfig {
+        lr: config.rl_lr,
+        weight_decay: 0.0,
+        ..OptimizerConfig::default()
+    };
+    train.ppo.batch_prompts = config.rl_prompts;
+    // Two updates per step: enough reuse of each rollout for the clip to matter.
+    train.ppo.mini_batch_prompts = config.rl_prompts.div_ceil(2);
+    train.ppo.epochs = 1;
+    train.ppo.steps = config.rl_steps;
+    train
+}
+
+/// Rolls out one question with `rollout_cfg` and writes its tree as HTML to `path`.
+pub(super) async fn render_tree<B: AutodiffBackend>(
+    model: &CausalLm<B::InnerBackend>,
+    tokenizer: &dyn Tokenizer,
+    runner: &Arc<ToolRunner>,
+    rollout_cfg: &RolloutConfig,
+    task: &Task,
+    seed: u64,
+    path: &Path,
+) -> Result<(), QuickstartError> {
+    let inputs = [RolloutInput {
+        task_id: task.id.clone(),
+        prompt_tokens: arpo_train::prompt_tokens(tokenizer, task)?,
+    }];
+    let out =
+        rollout::<B::InnerBackend, _>(model, tokenizer, runner.clone(), &inputs, rollout_cfg, seed)
+            .await?;
+    let options = HtmlOptions {
+        token_text: TokenText::Tokenizer(tokenizer),
+        ..HtmlOptions::default()
+    };
+    std::fs::write(path, render_tree_html(&out.trees[0], &options)).map_err(io_err(path))
+}
+
+/// Runs RL from `start` with one rollout setting; advances `pb` and prints a line per step.
+async fn train_rl<B: AutodiffBackend>(
+    name: &str,
+    start: CausalLm<B>,
+    tasks: &[Task],
+    ctx: &RlContext<'_>,
+    dir: &Path,
+    pb: &ProgressBar,
+) -> Result<(CausalLm<B>, Vec<StepMetrics>, f64), QuickstartError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let metrics_path = dir.join("metrics.jsonl");
+    let _ = std::fs::remove_file(&metrics_path);
+    let mut steps = Vec::new();
+    let clock = Instant::now();
+    let model = run_rl(start, None, tasks, ctx, &metrics_path, |m| {
+        let line = format!(
+            "{name} step {:>3}: reward {:+.3} acc {:.3} format-err {:>2} tool calls {:>3} \
+             branches {:>3} tokens {:>5} loss {:+.4} clip {:.3} kl {:.4} {:.1}s",
+            m.step,
+            m.reward_mean,
+            m.accuracy,
+            m.format_errors,
+            m.tool_calls,
+            m.branch_copies,
+            m.generated_tokens,
+            m.loss,
+            m.clip_frac,
+            m.approx_kl,
+            m.seconds
+        );
+        // Printed even when the bar is hidden (no terminal, --quiet): logs keep the steps.
+        pb.suspend(|| eprintln!("{line}"));
+        pb.inc(1);
+        steps.push(m.clone());
+    })
+    .await?;
+    pb.finish_and_clear();
+    Ok((model, steps, clock.elapsed().as_secs_f64()))
+}
