@@ -32,8 +32,9 @@ pub struct QuickstartConfig {
     pub operations: Vec<OperationKind>,
     /// Whether prompts carry the compact system prompt. Off by default: the from-scratch model
     /// learns the format from demonstrations, and the prompt was a quarter of every sequence
-    /// (dropping it made SFT steps cheaper and learned no slower).
-    #[serde(default)]
+    /// (dropping it made SFT steps cheaper and learned no slower). A `config.json` without the
+    /// field predates it and had the prompt.
+    #[serde(default = "default_system_prompt")]
     pub system_prompt: bool,
     /// Fraction of SFT demonstrations that are flawed (skip a tool, miscopy, wrong answer).
     pub imperfect_fraction: f64,
@@ -47,6 +48,9 @@ pub struct QuickstartConfig {
     pub rl_steps: u64,
     /// Prompts per RL step.
     pub rl_prompts: usize,
+    /// Policy updates per RL step (the step's prompts split into this many mini-batches).
+    #[serde(default = "default_rl_updates")]
+    pub rl_updates: usize,
     /// Leaves (completed trajectories) per prompt, the same for ARPO and GRPO.
     pub leaves: usize,
     /// ARPO's initial samples per prompt (the rest of `leaves` is spent on entropy branches).
@@ -89,6 +93,7 @@ impl QuickstartConfig {
             sft_lr: 6e-3,
             rl_steps: 30,
             rl_prompts: 4,
+            rl_updates: 2,
             leaves: 8,
             arpo_initial: 4,
             arpo_threshold: 0.5,
@@ -126,6 +131,7 @@ impl QuickstartConfig {
             out_dir: PathBuf::new(),
             rl_steps: 0,
             rl_prompts: 0,
+            rl_updates: 0,
             leaves: 0,
             arpo_initial: 0,
             arpo_threshold: 0.0,
@@ -147,6 +153,7 @@ impl QuickstartConfig {
             ("eval_questions", self.eval_questions),
             ("sft_batch", self.sft_batch),
             ("rl_prompts", self.rl_prompts),
+            ("rl_updates", self.rl_updates),
             ("leaves", self.leaves),
             ("arpo_initial", self.arpo_initial),
             ("max_response_tokens", self.max_response_tokens),
@@ -165,6 +172,12 @@ impl QuickstartConfig {
         if self.operations.is_empty() {
             return Err("operations must name at least one question kind".into());
         }
+        if self.rl_updates > self.rl_prompts {
+            return Err(format!(
+                "rl_updates = {} exceeds rl_prompts = {} (one prompt per update at least)",
+                self.rl_updates, self.rl_prompts
+            ));
+        }
         if self.arpo_initial > self.leaves {
             return Err(format!(
                 "arpo_initial = {} exceeds leaves = {}",
@@ -175,5 +188,50 @@ impl QuickstartConfig {
             return Err("sft_lr and temperature must be > 0, rl_lr >= 0".into());
         }
         Ok(())
+    }
+}
+
+fn default_rl_updates() -> usize {
+    2
+}
+
+fn default_system_prompt() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_and_smoke_are_valid() {
+        QuickstartConfig::standard(0).validate().unwrap();
+        QuickstartConfig::smoke(0, PathBuf::from("x"))
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = |edit: fn(&mut QuickstartConfig)| {
+            let mut c = QuickstartConfig::standard(0);
+            edit(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert!(bad(|c| c.leaves = 0).contains("leaves"));
+        assert!(bad(|c| c.rl_updates = 0).contains("rl_updates"));
+        assert!(bad(|c| c.rl_updates = c.rl_prompts + 1).contains("rl_updates"));
+        assert!(bad(|c| c.arpo_initial = c.leaves + 1).contains("arpo_initial"));
+        assert!(bad(|c| c.hidden = 100).contains("hidden"));
+    }
+
+    #[test]
+    fn configs_written_before_the_newer_fields_load_as_they_ran() {
+        let mut json = serde_json::to_value(QuickstartConfig::standard(3)).unwrap();
+        json.as_object_mut().unwrap().remove("rl_updates");
+        json.as_object_mut().unwrap().remove("system_prompt");
+        let c: QuickstartConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(c.rl_updates, 2);
+        assert!(c.system_prompt, "older runs had the system prompt");
     }
 }

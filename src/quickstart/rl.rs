@@ -192,8 +192,7 @@ pub(super) fn train_config(config: &QuickstartConfig, seed: u64) -> TrainConfig 
         ..OptimizerConfig::default()
     };
     train.ppo.batch_prompts = config.rl_prompts;
-    // Two updates per step: enough reuse of each rollout for the clip to matter.
-    train.ppo.mini_batch_prompts = config.rl_prompts.div_ceil(2);
+    train.ppo.mini_batch_prompts = config.rl_prompts.div_ceil(config.rl_updates);
     train.ppo.epochs = 1;
     train.ppo.steps = config.rl_steps;
     train
