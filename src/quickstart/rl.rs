@@ -194,6 +194,8 @@ pub(super) fn train_config(config: &QuickstartConfig, seed: u64) -> TrainConfig 
     train.ppo.batch_prompts = config.rl_prompts;
     train.ppo.mini_batch_prompts = config.rl_prompts.div_ceil(config.rl_updates);
     train.ppo.epochs = 1;
+    // Log-probs for the ratio at the temperature the rollouts sampled with.
+    train.ppo.temperature = config.temperature;
     train.ppo.steps = config.rl_steps;
     train
 }
