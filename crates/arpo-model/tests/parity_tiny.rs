@@ -50,6 +50,12 @@ fn rows(t: Tensor<B, 3>) -> Vec<Vec<Vec<f32>>> {
         .collect()
 }
 
+/// Logits of one sequence's full (uncached) forward, `[position][vocab]`.
+fn full_forward(m: &CausalLm<B>, seq: &[u32]) -> Vec<Vec<f32>> {
+    let batch = PaddedBatch::<B>::new(&[seq.to_vec()], &m.device()).unwrap();
+    rows(m.forward(batch.tokens).unwrap()).remove(0)
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -99,14 +105,7 @@ fn cached_decoding_equals_full_forward() {
         let r = reference(name);
         let m = model(name);
         for p in &r.prompts {
-            let full = rows(
-                m.forward(
-                    PaddedBatch::<B>::new(&[p.clone()], &m.device())
-                        .unwrap()
-                        .tokens,
-                )
-                .unwrap(),
-            );
+            let full = full_forward(&m, p);
             let mut caches = vec![m.new_cache()];
             for (j, &t) in p.iter().enumerate() {
                 let step = m
@@ -115,7 +114,7 @@ fn cached_decoding_equals_full_forward() {
                     .into_data()
                     .to_vec::<f32>()
                     .unwrap();
-                let d = max_abs_diff(&step, &full[0][j]);
+                let d = max_abs_diff(&step, &full[j]);
                 assert!(d <= 1e-5, "{name}: position {j} differs by {d}");
             }
             assert_eq!(caches[0].len(), p.len());
@@ -132,11 +131,7 @@ fn forked_caches_equal_full_forward_of_each_branch() {
     let prefix: Vec<u32> = vec![3, 14, 15, 92, 65, 35];
     let full_of = |tail: &[u32]| {
         let seq: Vec<u32> = prefix.iter().chain(tail).copied().collect();
-        rows(
-            m.forward(PaddedBatch::<B>::new(&[seq], &m.device()).unwrap().tokens)
-                .unwrap(),
-        )
-        .remove(0)
+        full_forward(&m, &seq)
     };
     let decode = |cache: &mut KvCache<B>, tail: &[u32], label: &str| {
         let full = full_of(tail);
@@ -244,6 +239,18 @@ fn tree_packed_forward_equals_per_branch_forward() {
     }
 }
 
+/// After a 20-token prompt: single tokens, a 30-token block that overflows the first 64-row
+/// chunk, singles, a 40-token block that overflows the grown one, singles (150 tokens in all).
+fn engine_pieces() -> Vec<std::ops::Range<usize>> {
+    (20..55)
+        .map(|i| i..i + 1)
+        .chain([55..85])
+        .chain((85..100).map(|i| i..i + 1))
+        .chain([100..140])
+        .chain((140..150).map(|i| i..i + 1))
+        .collect()
+}
+
 /// The rollout engine's pattern on one forked sequence: a prompt, single decoded tokens, a
 /// multi-token tool result that overflows the chunk (so the buffer grows), more single tokens,
 /// another block, more singles — every logits row equals the full forward of the whole sequence.
@@ -253,26 +260,12 @@ fn tree_packed_forward_equals_per_branch_forward() {
 fn cache_growth_across_blocks_equals_full_forward() {
     let m = model("tiny-llama");
     let seq: Vec<u32> = (0..150u32).map(|i| (i * 37 + 11) % 97).collect();
-    let full = rows(
-        m.forward(
-            PaddedBatch::<B>::new(&[seq.clone()], &m.device())
-                .unwrap()
-                .tokens,
-        )
-        .unwrap(),
-    )
-    .remove(0);
+    let full = full_forward(&m, &seq);
     let mut start = vec![m.new_cache()];
     m.extend(&[seq[..20].to_vec()], &mut start).unwrap();
     // A second holder of the prompt chunk, as the engine keeps the prefilled prompt for refills.
     let mut caches = vec![start[0].clone()];
-    let pieces: Vec<std::ops::Range<usize>> = (20..55)
-        .map(|i| i..i + 1)
-        .chain([55..85])
-        .chain((85..100).map(|i| i..i + 1))
-        .chain([100..140])
-        .chain((140..150).map(|i| i..i + 1))
-        .collect();
+    let pieces = engine_pieces();
     for piece in pieces {
         let out = m
             .extend(&[seq[piece.clone()].to_vec()], &mut caches)
@@ -293,28 +286,11 @@ fn batched_growth_beside_single_token_decoding_equals_full_forward() {
     let m = model("tiny-llama");
     let a: Vec<u32> = (0..150u32).map(|i| (i * 37 + 11) % 97).collect();
     let b: Vec<u32> = (0..150u32).map(|i| (i * 13 + 5) % 97).collect();
-    let full_of = |s: &[u32]| {
-        rows(
-            m.forward(
-                PaddedBatch::<B>::new(&[s.to_vec()], &m.device())
-                    .unwrap()
-                    .tokens,
-            )
-            .unwrap(),
-        )
-        .remove(0)
-    };
-    let (full_a, full_b) = (full_of(&a), full_of(&b));
+    let (full_a, full_b) = (full_forward(&m, &a), full_forward(&m, &b));
     let mut caches = vec![m.new_cache(), m.new_cache()];
     m.extend(&[a[..20].to_vec(), b[..20].to_vec()], &mut caches)
         .unwrap();
-    let pieces: Vec<std::ops::Range<usize>> = (20..55)
-        .map(|i| i..i + 1)
-        .chain([55..85])
-        .chain((85..100).map(|i| i..i + 1))
-        .chain([100..140])
-        .chain((140..150).map(|i| i..i + 1))
-        .collect();
+    let pieces = engine_pieces();
     let v = m.vocab_size();
     for (k, piece) in pieces.into_iter().enumerate() {
         let at_b = 20 + k;
