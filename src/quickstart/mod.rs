@@ -270,6 +270,10 @@ pub async fn run<B: AutodiffBackend>(
     .await?;
 
     let progress = indicatif::MultiProgress::new();
+    if quiet {
+        // Bars added later draw through this target, so both RL bars are hidden too.
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     let shared = rl::Shared {
         tokenizer,
         runner: &runner,
@@ -279,7 +283,6 @@ pub async fn run<B: AutodiffBackend>(
         held_out: &held_out,
         tree: (tree_task, tree_seed),
         out,
-        quiet,
         progress: &progress,
     };
     let methods = [

@@ -52,9 +52,7 @@ pub(super) struct Shared<'a> {
     pub tree: (&'a Task, u64),
     /// Report folder.
     pub out: &'a Path,
-    /// Hide the bars (per-step lines are still printed).
-    pub quiet: bool,
-    /// Holds both progress bars.
+    /// Holds both progress bars (hidden as a whole under `--quiet`; per-step lines still print).
     pub progress: &'a MultiProgress,
 }
 
@@ -129,9 +127,6 @@ async fn rl_stage<B: AutodiffBackend>(
     let pb = shared
         .progress
         .add(bar(shared.train.ppo.steps, method.name));
-    if shared.quiet {
-        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
     let (trained, steps, seconds) =
         train_rl(method.name, start, shared.tasks, &ctx, &dir, &pb).await?;
     let inference = trained.valid();
