@@ -42,6 +42,9 @@ pub struct AdvantageConfig {
     pub attribution: Attribution,
     /// DAPO dynamic sampling: drop groups whose rewards are all equal and refill the batch.
     pub dynamic_sampling: bool,
+    /// With dynamic sampling: at most this many extra rollout rounds per step to refill the
+    /// batch up to `ppo.batch_prompts` kept groups (0: drop without refilling).
+    pub max_refill_rounds: usize,
     /// DAPO overlong punishment; `None`: off.
     pub overlong: Option<OverlongPenalty>,
 }
@@ -52,6 +55,7 @@ impl Default for AdvantageConfig {
             estimator: Estimator::Grpo { eps: GROUP_EPS },
             attribution: Attribution::Soft,
             dynamic_sampling: false,
+            max_refill_rounds: 3,
             overlong: None,
         }
     }
@@ -85,6 +89,9 @@ pub struct PpoConfig {
     pub batch_prompts: usize,
     /// Prompts per mini-batch (one optimiser step each).
     pub mini_batch_prompts: usize,
+    /// Micro-batches per mini-batch: their gradients are summed, weighted by their share of
+    /// the mini-batch, before the one optimiser step (memory, not maths: see `rl::update`).
+    pub grad_accum: usize,
     /// Passes over the rollout batch.
     pub epochs: usize,
     /// Sampling temperature (log-probs are computed at it).
@@ -101,6 +108,7 @@ impl Default for PpoConfig {
         Self {
             batch_prompts: 128,
             mini_batch_prompts: 16,
+            grad_accum: 1,
             epochs: 1,
             temperature: 1.0,
             forward: ForwardMode::Packed,
