@@ -131,10 +131,26 @@ pub enum RowSource {
 pub struct LossRow {
     /// The trajectory or node the row stands for.
     pub source: RowSource,
-    /// The advantage of every token in the row.
+    /// The advantage of every token in the row (unless `token_advantages` is set).
     pub advantage: f32,
     /// The trained tokens (loss mask on), in sequence order.
     pub tokens: Vec<TokenRef>,
+    /// Per-token advantages, one per entry of `tokens`, for estimators whose advantage varies
+    /// along a trajectory (REINFORCE++); `None`: `advantage` for every token.
+    pub token_advantages: Option<Vec<f32>>,
+}
+
+impl LossRow {
+    /// The advantage of the row's `index`-th token.
+    ///
+    /// # Panics
+    /// When `token_advantages` is set and shorter than `index + 1` (the loss checks the
+    /// lengths before reading).
+    pub fn advantage_at(&self, index: usize) -> f32 {
+        self.token_advantages
+            .as_ref()
+            .map_or(self.advantage, |a| a[index])
+    }
 }
 
 /// Offsets of a node's trained tokens (loss mask on).
@@ -196,6 +212,7 @@ pub fn attribute(
                     .into_iter()
                     .flat_map(node_tokens)
                     .collect(),
+                token_advantages: None,
             })
             .collect(),
         Attribution::Hard => {
@@ -206,6 +223,7 @@ pub fn attribute(
                     source: RowSource::Node(n),
                     advantage: (sums[n] / counts[n] as f64) as f32,
                     tokens: node_tokens(n).collect(),
+                    token_advantages: None,
                 })
                 .filter(|r| !r.tokens.is_empty())
                 .collect()
@@ -240,8 +258,8 @@ pub fn token_weights(tree: &RolloutTree, rows: &[LossRow]) -> Vec<Vec<f64>> {
         .map(|n| vec![0.0; n.num_tokens()])
         .collect();
     for row in rows {
-        for t in &row.tokens {
-            w[t.node][t.offset] += f64::from(row.advantage);
+        for (i, t) in row.tokens.iter().enumerate() {
+            w[t.node][t.offset] += f64::from(row.advantage_at(i));
         }
     }
     w

@@ -1,13 +1,15 @@
 //! The policy loss of a mini-batch of rollout trees: log-probs of every loss-row token from
 //! packed forwards (one per tree) or per-leaf forwards (one per trajectory, the reference),
-//! laid out as `[rows, width]` beside the rollout's old log-probs, entropies and advantages.
+//! laid out as `[rows, width]` beside the rollout's old log-probs, entropies and advantages
+//! (one per row, or one per token for REINFORCE++). [`row_logprobs`] returns the same gathered
+//! log-probs on the host, for the frozen reference of REINFORCE++'s KL-in-reward.
 
 use arpo_core::{NodeId, RolloutTree};
 use arpo_model::CausalLm;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
 use crate::advantage::{LossRow, RowSource, TokenRef};
-use crate::loss::{policy_loss, LossStats, PolicyLossConfig, PolicyLossInput};
+use crate::loss::{host, policy_loss, LossStats, PolicyLossConfig, PolicyLossInput};
 use crate::packed::{leaf_logprobs, packed_logprobs, PackedTree};
 use crate::{Error, Result};
 
@@ -155,13 +157,26 @@ fn gather<B: Backend>(
             }
         };
         for row in &tr.rows {
+            if let Some(a) = row
+                .token_advantages
+                .as_ref()
+                .filter(|a| a.len() != row.tokens.len())
+            {
+                return Err(Error::Usage(format!(
+                    "tree {}: row {:?} has {} token advantages for {} tokens",
+                    tree.task_id,
+                    row.source,
+                    a.len(),
+                    row.tokens.len()
+                )));
+            }
             for (c, &t) in row.tokens.iter().enumerate() {
                 let k = r * width + c;
                 l.slot[k] = (base + slot_of(row, t)?) as i64;
                 l.mask[k] = 1.0;
                 l.old[k] = data[t.node].0[t.offset];
                 l.ent[k] = data[t.node].1[t.offset];
-                l.adv[k] = row.advantage;
+                l.adv[k] = row.advantage_at(c);
             }
             r += 1;
         }
@@ -218,4 +233,27 @@ pub fn tree_policy_loss<B: Backend>(
     };
     let (loss, loss_stats) = policy_loss(input, config)?;
     Ok((loss, loss_stats, stats))
+}
+
+/// Log-probs under `model` of every row token, one vector per row (rows of all trees in order),
+/// copied to the host: the frozen reference's view of the rollout for the KL-in-reward of
+/// REINFORCE++. Call it on an inference model (`valid()`) so that no graph is recorded.
+pub fn row_logprobs<B: Backend>(
+    model: &CausalLm<B>,
+    batch: &[TreeRows],
+    forward: Forward,
+    temperature: f64,
+) -> Result<Vec<Vec<f32>>> {
+    let mut layout = None;
+    let (logprobs, _) = gather(model, batch, forward, temperature, &mut layout)?;
+    let width = layout
+        .ok_or_else(|| Error::Usage("empty layout".into()))?
+        .width;
+    let flat = host(logprobs)?;
+    Ok(batch
+        .iter()
+        .flat_map(|b| &b.rows)
+        .enumerate()
+        .map(|(r, row)| flat[r * width..r * width + row.tokens.len()].to_vec())
+        .collect())
 }
