@@ -16,6 +16,7 @@ use arpo_rollout::render::html::{render_tree_html, HtmlOptions};
 use arpo_rollout::render::TokenText;
 use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode};
 use arpo_tools::ToolRunner;
+use arpo_train::config::CheckpointConfig;
 use arpo_train::optim::OptimizerConfig;
 use arpo_train::{run_rl, RlContext, StepMetrics, TrainConfig};
 use burn::module::AutodiffModule;
@@ -116,14 +117,22 @@ async fn rl_stage<B: AutodiffBackend>(
     start: CausalLm<B>,
     shared: &Shared<'_>,
 ) -> Result<Finished, QuickstartError> {
+    let dir = shared.out.join(method.name.to_lowercase());
+    // Each method checkpoints into its own folder (the two run concurrently), once at the end.
+    let mut train = shared.train.clone();
+    train.checkpoint = CheckpointConfig {
+        dir: dir.join("checkpoints"),
+        every: train.ppo.steps.max(1),
+        keep: 1,
+        resume: false,
+    };
     let ctx = RlContext {
         tokenizer: shared.tokenizer,
         runner: shared.runner.clone(),
         reward: shared.reward,
         rollout: method.rollout,
-        train: shared.train,
+        train: &train,
     };
-    let dir = shared.out.join(method.name.to_lowercase());
     let pb = shared
         .progress
         .add(bar(shared.train.ppo.steps, method.name));
@@ -230,7 +239,8 @@ async fn train_rl<B: AutodiffBackend>(
 ) -> Result<(CausalLm<B>, Vec<StepMetrics>, f64), QuickstartError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let metrics_path = dir.join("metrics.jsonl");
-    let _ = std::fs::remove_file(&metrics_path);
+    // A previous run's checkpoints would be refused (run_rl starts fresh here): start clean.
+    let _ = std::fs::remove_dir_all(&ctx.train.checkpoint.dir);
     let mut steps = Vec::new();
     let clock = Instant::now();
     let model = run_rl(start, None, tasks, ctx, &metrics_path, |m| {

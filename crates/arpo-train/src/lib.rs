@@ -4,8 +4,8 @@
 //! cold start, and the run configuration.
 //!
 //! The maths are small pure functions with typed statistics; orchestration (the RL loop) stays
-//! outside them except in `rl` (rollout → reward → advantages → PPO updates). Library code is generic over the burn backend; tests run on
-//! `Autodiff<Flex>`.
+//! outside them except in `rl` (rollout → reward → advantages → PPO updates, checkpoints).
+//! Library code is generic over the burn backend; tests run on `Autodiff<Flex>`.
 //!
 //! Where this departs from the reference (verl): a group of one gets advantage 0; global (not
 //! per-tensor) grad-norm clipping as PyTorch does it; `seq-mean-token-mean` counts an empty row
@@ -34,5 +34,5 @@ pub use loss::{
     PolicyLossConfig, PolicyLossInput,
 };
 pub use optim::{LrSchedule, Optim, OptimizerConfig};
-pub use rl::{prompt_tokens, rl_step, run_rl, RlContext, StepMetrics};
+pub use rl::{prompt_tokens, rl_step, run_rl, RlContext, StepMetrics, TaskCursor};
 pub use tree_loss::{tree_policy_loss, Forward, TreeRows};

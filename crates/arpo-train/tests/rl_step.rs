@@ -14,7 +14,8 @@ use arpo_model::tokenizer::ByteTokenizer;
 use arpo_model::{from_scratch, CausalLm, ModelConfig, SamplingConfig};
 use arpo_rollout::{ArpoConfig, RolloutConfig, RolloutMode};
 use arpo_tools::{RunnerConfig, ToolRunner, ToolSpec};
-use arpo_train::{rl_step, run_rl, Optim, RlContext, StepMetrics, TrainConfig};
+use arpo_train::rl::TaskPosition;
+use arpo_train::{rl_step, run_rl, Optim, RlContext, StepMetrics, TaskCursor, TrainConfig};
 use burn::backend::{Autodiff, Flex};
 
 type B = Autodiff<Flex>;
@@ -96,7 +97,9 @@ fn rollout_config(tok: &ByteTokenizer, mode: RolloutMode) -> RolloutConfig {
 
 fn run(lr: f64, steps: u64) -> Vec<StepMetrics> {
     let tok = ByteTokenizer::with_tool_tags();
-    let train = train_config(lr, steps);
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = train_config(lr, steps);
+    train.checkpoint.dir = dir.path().join("checkpoints");
     let rollout = rollout_config(&tok, RolloutMode::Trajectory { samples: 8 });
     let ctx = RlContext {
         tokenizer: &tok,
@@ -105,7 +108,6 @@ fn run(lr: f64, steps: u64) -> Vec<StepMetrics> {
         rollout: &rollout,
         train: &train,
     };
-    let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metrics.jsonl");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -154,6 +156,7 @@ fn rl_steps_raise_a_learnable_reward_and_a_zero_lr_control_does_not() {
 fn one_arpo_step_with_a_tool_runner_gives_finite_metrics() {
     let tok = ByteTokenizer::with_tool_tags();
     let mut train = train_config(1e-3, 1);
+    train.ppo.batch_prompts = 2;
     train.advantage.attribution = arpo_train::Attribution::Hard;
     let arpo = ArpoConfig {
         total: 4,
@@ -180,12 +183,14 @@ fn one_arpo_step_with_a_tool_runner_gives_finite_metrics() {
         .enable_all()
         .build()
         .unwrap();
+    let tasks = tasks(2);
+    let mut cursor = TaskCursor::new(&tasks, TaskPosition::default()).unwrap();
     let (_, m) = rt
         .block_on(rl_step(
             model(&tok),
             &mut optim,
             None,
-            &tasks(2),
+            &mut cursor,
             &ctx,
             0,
             5,
