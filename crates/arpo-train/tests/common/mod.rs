@@ -1,6 +1,9 @@
-//! Shared test helpers: a small branched rollout tree with tool segments and rewards.
+//! Shared test helpers: a small branched rollout tree with tool segments and rewards, SFT
+//! conversations, and (in `rl`) the pieces of a tiny RL run.
 
 #![allow(dead_code)]
+
+pub mod rl;
 
 use arpo_core::{FinishReason, Leaf, Origin, RolloutTree, Segment, TokenId};
 

@@ -1,0 +1,176 @@
+//! The RL loop's options on a tiny from-scratch model: a rollout temperature that differs from
+//! the trainer's is refused; gradient accumulation gives the weights of one full mini-batch
+//! backward; DAPO dynamic sampling refills the batch from the next tasks and advances the task
+//! position by every prompt rolled out.
+
+mod common;
+
+use arpo_model::tokenizer::ByteTokenizer;
+use arpo_rollout::RolloutMode;
+use arpo_train::rl::TaskPosition;
+use arpo_train::{
+    rl_step, run_rl, Error, LossAgg, Optim, RlContext, StepMetrics, TaskCursor, TrainConfig,
+};
+use common::rl::{
+    max_abs_diff, model, no_tools, rollout_config, runtime, tasks, weights, EvenTasksUniform, B,
+};
+
+fn base_config() -> TrainConfig {
+    let mut c = TrainConfig::arpo();
+    c.seed = 4;
+    c.optimizer.lr = 1e-2;
+    c.optimizer.weight_decay = 0.0;
+    c.ppo.batch_prompts = 4;
+    c.ppo.mini_batch_prompts = 4;
+    c
+}
+
+/// One `rl_step` from the same initial weights and seed: (updated weights, metrics, where the
+/// task cursor ended).
+fn one_step(train: &TrainConfig, n_tasks: usize) -> (Vec<f32>, StepMetrics, TaskPosition) {
+    let tok = ByteTokenizer::with_tool_tags();
+    let mut rollout = rollout_config(&tok, RolloutMode::Trajectory { samples: 4 }, 10);
+    // Bytes 0–63 also end a response (a quarter of the untrained model's draws), so responses
+    // have different lengths and micro-batches different token and row shares.
+    rollout.stop_tokens.extend(0..64);
+    let ctx = RlContext {
+        tokenizer: &tok,
+        runner: no_tools(),
+        reward: &EvenTasksUniform,
+        rollout: &rollout,
+        train,
+    };
+    let tasks = tasks(n_tasks);
+    let mut cursor = TaskCursor::new(&tasks, TaskPosition::default()).unwrap();
+    let mut optim = Optim::<B, _>::new(train.optimizer.clone(), train.schedule);
+    let (trained, m) = runtime()
+        .block_on(rl_step(
+            model(&tok, 3),
+            &mut optim,
+            None,
+            &mut cursor,
+            &ctx,
+            0,
+            17,
+        ))
+        .unwrap();
+    (weights(&trained), m, cursor.position())
+}
+
+#[test]
+fn a_rollout_temperature_other_than_the_trainers_is_refused_naming_both() {
+    let tok = ByteTokenizer::with_tool_tags();
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = base_config();
+    train.checkpoint.dir = dir.path().join("checkpoints");
+    train.ppo.temperature = 1.0;
+    let mut rollout = rollout_config(&tok, RolloutMode::Trajectory { samples: 2 }, 4);
+    rollout.sampling.temperature = 0.7;
+    let ctx = RlContext {
+        tokenizer: &tok,
+        runner: no_tools(),
+        reward: &EvenTasksUniform,
+        rollout: &rollout,
+        train: &train,
+    };
+    let metrics = dir.path().join("metrics.jsonl");
+    let err = runtime()
+        .block_on(run_rl(
+            model(&tok, 1),
+            None,
+            &tasks(2),
+            &ctx,
+            &metrics,
+            |_| {},
+        ))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Usage(_)), "{text}");
+    assert!(
+        text.contains("rollout.sampling.temperature = 0.7")
+            && text.contains("train.ppo.temperature = 1"),
+        "{text}"
+    );
+    // Refused before any work: nothing written.
+    assert!(!metrics.exists() && !train.checkpoint.dir.exists());
+}
+
+#[test]
+fn grad_accumulation_gives_the_weights_of_one_full_mini_batch() {
+    for agg in [LossAgg::TokenMean, LossAgg::SeqMeanTokenMean] {
+        let mut one = base_config();
+        one.loss.agg = agg;
+        // AdamW's first step is lr·g/(|g| + eps): with the default eps it is about lr·sign(g)
+        // and hides the scale of g. With eps 1 and no clipping the update is close to linear
+        // in g, so a wrongly weighted micro-batch sum shows in the weights.
+        one.optimizer.eps = 1.0;
+        one.optimizer.max_grad_norm = None;
+        one.optimizer.lr = 1.0;
+        let mut two = one.clone();
+        two.ppo.grad_accum = 2;
+        let (w1, m1, _) = one_step(&one, 4);
+        let (w2, m2, _) = one_step(&two, 4);
+        let w0 = weights(&model(&ByteTokenizer::with_tool_tags(), 3));
+        // One mini-batch of 4 trees: one optimiser step from 1 backward pass, or from 2.
+        assert_eq!((m1.updates, m1.micro_batches), (1, 1), "{agg:?}");
+        assert_eq!((m2.updates, m2.micro_batches), (1, 2), "{agg:?}");
+        assert_eq!(m1.reward_mean, m2.reward_mean, "same rollouts expected");
+        let moved = max_abs_diff(&w0, &w1);
+        let diff = max_abs_diff(&w1, &w2);
+        eprintln!("{agg:?}: largest weight change {moved:.3e}, accum 2 vs 1 differ by {diff:.3e}");
+        assert!(moved > 1e-3, "{agg:?}: the step did not move the weights");
+        assert!(
+            diff <= 1e-5,
+            "{agg:?}: accumulated update differs by {diff}"
+        );
+        assert!(
+            (m1.loss - m2.loss).abs() < 1e-6,
+            "{} vs {}",
+            m1.loss,
+            m2.loss
+        );
+    }
+}
+
+#[test]
+fn dynamic_sampling_refills_from_the_next_tasks_and_advances_the_position() {
+    // Tasks t0..t9; even-numbered ones score uniformly and are dropped. Round 0 rolls out
+    // t0 t1 t2 and keeps t1; at that keep rate (1 of 3) the 2 missing groups need 6 prompts,
+    // capped at one batch: round 1 rolls out t3 t4 t5 and keeps t3 t5.
+    let mut train = base_config();
+    train.ppo.batch_prompts = 3;
+    train.ppo.mini_batch_prompts = 3;
+    train.advantage.dynamic_sampling = true;
+    let (_, m, pos) = one_step(&train, 10);
+    assert_eq!(
+        (m.prompts_sampled, m.groups_kept, m.rollout_rounds),
+        (6, 3, 2)
+    );
+    assert_eq!(m.leaves, 6 * 4);
+    assert_eq!(m.trees_trained, 3);
+    assert_eq!(pos, TaskPosition { next: 6, epoch: 0 });
+
+    // One task, t0, which scores uniformly: no round keeps anything (each rolls out a full
+    // batch of 3), so the cap of 2 refill rounds ends the step after 9 prompts, no update.
+    train.advantage.max_refill_rounds = 2;
+    let (_, m, pos) = one_step(&train, 1);
+    assert_eq!(
+        (
+            m.prompts_sampled,
+            m.groups_kept,
+            m.rollout_rounds,
+            m.updates
+        ),
+        (9, 0, 3, 0)
+    );
+    assert_eq!(pos, TaskPosition { next: 0, epoch: 9 });
+
+    // Without dynamic sampling the uniform groups stay and nothing is refilled.
+    train.advantage.dynamic_sampling = false;
+    let (_, m, pos) = one_step(&train, 10);
+    assert_eq!(
+        (m.prompts_sampled, m.groups_kept, m.rollout_rounds),
+        (3, 3, 1)
+    );
+    assert_eq!(pos, TaskPosition { next: 3, epoch: 0 });
+}
