@@ -2,9 +2,11 @@
 //! tool segments) are compared with an independent computation written out in this file:
 //! walk each leaf's path by parent links, keep loss-masked tokens, k1 KL against made-up
 //! reference log-probs, outcome on the last trained token, returns by explicit powers of γ,
-//! whitening in f64 over every trained token of both trees. Then one ARPO tree step with the
-//! estimator and a frozen reference runs and gives finite metrics, and the settings it cannot
-//! honour are refused.
+//! whitening in f64 over every trained token of both trees. The reference log-probs that feed
+//! the KL are checked against the rollout's own: scored by the sampling model itself, they
+//! must equal the log-probs recorded at sampling (so k1 is 0 up to float error). Then one ARPO
+//! tree step with the estimator and a frozen reference runs and gives finite metrics, and the
+//! settings it cannot honour are refused.
 
 mod common;
 
@@ -12,12 +14,17 @@ use std::sync::Arc;
 
 use arpo_core::{RolloutTree, Tool, ToolError};
 use arpo_model::tokenizer::ByteTokenizer;
-use arpo_rollout::{ArpoConfig, RolloutMode};
+use arpo_rollout::{rollout, ArpoConfig, RolloutInput, RolloutMode};
 use arpo_tools::{RunnerConfig, ToolRunner, ToolSpec};
 use arpo_train::config::Estimator;
 use arpo_train::rl::{reinforce_pp_rows, TaskPosition};
-use arpo_train::{rl_step, Attribution, Optim, RlContext, TaskCursor, TrainConfig};
-use common::rl::{model, rollout_config, runtime, tasks, EvenTasksUniform, B};
+use arpo_train::tree_loss::{row_logprobs, Forward, TreeRows};
+use arpo_train::{
+    attribute, prompt_tokens, rl_step, Attribution, Optim, RlContext, TaskCursor, TrainConfig,
+};
+use burn::backend::Flex;
+use burn::module::AutodiffModule;
+use common::rl::{model, no_tools, rollout_config, runtime, tasks, EvenTasksUniform, B};
 
 /// (old log-prob, made-up reference log-prob) of every trained token on leaf `leaf`'s path,
 /// in sequence order, found by walking parent links up from the leaf.
@@ -95,6 +102,52 @@ fn advantages_equal_an_independent_computation_over_the_whole_batch() {
     }
     eprintln!("{} tokens; largest difference {worst:.2e}", all.len());
     assert!(worst <= 1e-6, "largest difference {worst}");
+}
+
+#[test]
+fn reference_logprobs_of_the_sampling_model_equal_the_rollouts() {
+    let tok = ByteTokenizer::with_tool_tags();
+    let policy = model(&tok, 5).valid();
+    let config = rollout_config(&tok, RolloutMode::Trajectory { samples: 3 }, 12);
+    let inputs: Vec<RolloutInput> = tasks(2)
+        .iter()
+        .map(|t| RolloutInput {
+            task_id: t.id.clone(),
+            prompt_tokens: prompt_tokens(&tok, t).unwrap(),
+        })
+        .collect();
+    let out = runtime()
+        .block_on(rollout::<Flex, _>(
+            &policy,
+            &tok,
+            no_tools(),
+            &inputs,
+            &config,
+            3,
+        ))
+        .unwrap();
+    let mut worst = 0.0f64;
+    let mut tokens = 0;
+    for (i, tree) in out.trees.iter().enumerate() {
+        let rows = attribute(tree, &vec![0.0; tree.leaves.len()], Attribution::Soft).unwrap();
+        for forward in [Forward::Packed, Forward::PerLeaf] {
+            let batch = [TreeRows {
+                tree,
+                rows: rows.clone(),
+            }];
+            let scored = row_logprobs(&policy, &batch, forward, 1.0).unwrap();
+            for (leaf, lp) in scored.iter().enumerate() {
+                let sampled = leaf_tokens(tree, leaf, i as f32);
+                assert_eq!(lp.len(), sampled.len(), "leaf {leaf}: token count");
+                for (&a, &(old, _)) in lp.iter().zip(&sampled) {
+                    worst = worst.max((f64::from(a) - old).abs());
+                    tokens += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{tokens} token log-probs; largest difference {worst:.2e}");
+    assert!(tokens > 0 && worst <= 1e-4, "largest difference {worst}");
 }
 
 /// Answers every call with a fixed page.

@@ -15,7 +15,8 @@ use arpo_rollout::RolloutConfig;
 use arpo_tools::ToolRunner;
 use serde::{Deserialize, Serialize};
 
-use crate::config::TrainConfig;
+use crate::advantage::Attribution;
+use crate::config::{Estimator, TrainConfig};
 use crate::{Error, Result};
 
 mod rows;
@@ -114,8 +115,9 @@ pub fn prompt_tokens(tokenizer: &dyn Tokenizer, task: &Task) -> Result<Vec<Token
     Ok(tokenizer.encode(&text)?)
 }
 
-/// Settings that would make the update wrong rather than fail: refused before any work.
-fn check_settings(ctx: &RlContext) -> Result<()> {
+/// Settings that would make the update wrong, or fail only after the rollout: refused before
+/// any work. `has_reference`: whether a frozen reference model was given.
+fn check_settings(ctx: &RlContext, has_reference: bool) -> Result<()> {
     let (sampled, trained) = (ctx.rollout.sampling.temperature, ctx.train.ppo.temperature);
     // The ratio π/π_old compares the rollout's log-probs (taken at the sampling temperature)
     // with the trainer's (taken at ppo.temperature): different temperatures bias every ratio.
@@ -124,6 +126,27 @@ fn check_settings(ctx: &RlContext) -> Result<()> {
             "rollout.sampling.temperature = {sampled} differs from train.ppo.temperature = \
              {trained}: log-prob ratios would compare two temperatures; set them equal"
         )));
+    }
+    if let Estimator::ReinforcePp { kl_coef, .. } = ctx.train.advantage.estimator {
+        if ctx.train.advantage.attribution != Attribution::Soft {
+            return Err(Error::Usage(
+                "advantage.attribution = hard does not apply to the REINFORCE++ estimator \
+                 (a shared token has a different return in every leaf below it); use soft"
+                    .into(),
+            ));
+        }
+        // With kl_coef 0 the KL term vanishes and the sampling log-probs stand in.
+        if kl_coef != 0.0 && !has_reference {
+            return Err(Error::Usage(format!(
+                "advantage.estimator reinforce_pp with kl_coef = {kl_coef} needs a reference \
+                 model (pass `reference` to run_rl / rl_step, or set kl_coef = 0)"
+            )));
+        }
+    }
+    if ctx.train.loss.kl.is_some() && !has_reference {
+        return Err(Error::Usage(
+            "loss.kl is set but no reference model was given to run_rl / rl_step".into(),
+        ));
     }
     let legacy = ctx.train.optimizer.grad_accumulation;
     if legacy != 1 {

@@ -148,14 +148,8 @@ pub(super) fn loss_rows<'t, B: AutodiffBackend>(
                 attribute(tree, &adv, train.advantage.attribution)
             })
             .collect::<Result<_>>()?,
+        // Always per-leaf rows (check_settings refuses hard attribution here).
         Estimator::ReinforcePp { gamma, kl_coef } => {
-            if train.advantage.attribution != Attribution::Soft {
-                return Err(Error::Usage(
-                    "advantage.attribution = hard does not apply to the REINFORCE++ estimator \
-                     (shared tokens have a different return in every leaf); use soft"
-                        .into(),
-                ));
-            }
             let refs = reference_logprobs(trees, reference, train, kl_coef)?;
             let tree_refs: Vec<&RolloutTree> = trees.iter().collect();
             reinforce_pp_rows(&tree_refs, &refs, gamma, kl_coef)?

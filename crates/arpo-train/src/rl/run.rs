@@ -39,7 +39,7 @@ pub async fn run_rl<B: AutodiffBackend>(
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<CausalLm<B>> {
     let train = ctx.train;
-    check_settings(ctx)?;
+    check_settings(ctx, reference.is_some())?;
     if tasks.is_empty() {
         return Err(Error::Usage("run_rl needs at least one task".into()));
     }

@@ -29,7 +29,7 @@ pub async fn rl_step<B: AutodiffBackend>(
     seed: u64,
 ) -> Result<(CausalLm<B>, StepMetrics)> {
     let start = Instant::now();
-    check_settings(ctx)?;
+    check_settings(ctx, reference.is_some())?;
     let policy = model.valid();
     let sampled = sample_groups(&policy, tasks, ctx, seed).await?;
     drop(policy);
