@@ -1,5 +1,5 @@
-//! The ARPO reward (docs/arpo.md §5, reference `deep_research.py`): −1 when the format gate
-//! fails, else the answer score, plus 0.1 when the answer scores above zero and the response
+//! The ARPO reward (docs/arpo.md §5, reference `deep_research.py`): −1 (configurable) when the
+//! format gate fails, else the answer score, plus 0.1 when the answer scores above zero and the response
 //! called both the search and the code tool. The answer score is token F1 (the reference), math
 //! equivalence (1 or 0), or chosen by the task's domain.
 
@@ -32,6 +32,14 @@ pub struct ArpoReward {
     pub tags: ToolTags,
     /// Bonus for a correct answer that used both tools (0.1 in the reference).
     pub multi_tool_bonus: f32,
+    /// Score of a response that fails the format gate (−1 in the reference). A value of 0 makes
+    /// the reward pure correctness: a malformed response then scores like a wrong one.
+    #[serde(default = "reference_format_penalty")]
+    pub format_penalty: f32,
+}
+
+fn reference_format_penalty() -> f32 {
+    -1.0
 }
 
 impl ArpoReward {
@@ -41,6 +49,7 @@ impl ArpoReward {
             metric: AnswerMetric::TokenF1,
             tags: ToolTags::default(),
             multi_tool_bonus: 0.1,
+            format_penalty: reference_format_penalty(),
         }
     }
 
@@ -73,7 +82,7 @@ impl ArpoReward {
         );
         let fail = |e: FormatError| RewardDetail {
             outcome: RewardOutcome {
-                score: -1.0,
+                score: self.format_penalty,
                 correct: false,
                 format_ok: false,
                 answer: None,

@@ -122,3 +122,29 @@ fn tags_are_configurable() {
     // With the default tags the custom tool tags are plain text: no bonus.
     assert_eq!(ArpoReward::f1().score(&t, ok).score, 1.0);
 }
+
+#[test]
+fn the_format_penalty_is_configurable_and_touches_only_malformed_responses() {
+    // Reference: −1 for a failed format gate (docs/arpo.md §5); a penalty of 0 scores a malformed
+    // response like a wrong one and leaves well-formed scores unchanged.
+    let t = task(Domain::Math, "12");
+    let malformed = "<think>a</think><python>1</python><answer>\\boxed{12}</answer>";
+    let right = "<think>a</think><answer>\\boxed{12}</answer>";
+    let wrong = "<think>a</think><answer>\\boxed{13}</answer>";
+    let reference = ArpoReward::math();
+    let lenient = ArpoReward {
+        format_penalty: 0.0,
+        ..ArpoReward::math()
+    };
+    assert_eq!(reference.score(&t, malformed).score, -1.0);
+    assert_eq!(lenient.score(&t, malformed).score, 0.0);
+    assert!(!lenient.score(&t, malformed).format_ok);
+    for text in [right, wrong] {
+        assert_eq!(reference.score(&t, text), lenient.score(&t, text));
+    }
+    // A config written before the field existed loads with the reference penalty.
+    let mut json = serde_json::to_value(&reference).unwrap();
+    json.as_object_mut().unwrap().remove("format_penalty");
+    let old: ArpoReward = serde_json::from_value(json).unwrap();
+    assert_eq!(old.format_penalty, -1.0);
+}

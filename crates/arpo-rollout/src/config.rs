@@ -91,6 +91,12 @@ pub struct RolloutConfig {
     pub end_on_tool_limit: bool,
     /// Tokens that end a trajectory (EOS, end of turn).
     pub stop_tokens: Vec<u32>,
+    /// Most paths fed through the model in one forward; `None`: every ready path of every prompt
+    /// at once. `Some(1)` decodes one sequence at a time — the baseline that batching is measured
+    /// against. The trees are the same either way (up to float rounding in the logits): every
+    /// path samples from its own seeded stream, whatever it was batched with.
+    #[serde(default)]
+    pub max_batch_rows: Option<usize>,
 }
 
 impl RolloutConfig {
@@ -104,6 +110,7 @@ impl RolloutConfig {
             max_tool_result_tokens: 1024,
             end_on_tool_limit: true,
             stop_tokens,
+            max_batch_rows: None,
         }
     }
 }

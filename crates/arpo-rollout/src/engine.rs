@@ -311,27 +311,34 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
                 )
             })
             .collect();
-        let mut rows = Vec::with_capacity(feed.len());
-        let mut caches = Vec::with_capacity(feed.len());
-        for &s in &feed {
+        let chunk = self.config.max_batch_rows.unwrap_or(usize::MAX).max(1);
+        for group in feed.chunks(chunk) {
+            self.forward_group(group)?;
+        }
+        for &s in ready {
+            self.sample_next(s)?;
+        }
+        Ok(())
+    }
+
+    /// One batched forward over the pending input of the paths in `group`.
+    fn forward_group(&mut self, group: &[usize]) -> arpo_core::Result<()> {
+        let mut rows = Vec::with_capacity(group.len());
+        let mut caches = Vec::with_capacity(group.len());
+        for &s in group {
             let path = self.paths[s].as_mut().expect("ready path is live");
             if let Pending::Input(tokens) = std::mem::replace(&mut path.pending, Pending::Tool) {
                 rows.push(tokens);
             }
             caches.push(std::mem::replace(&mut path.cache, self.policy.new_cache()));
         }
-        if !feed.is_empty() {
-            let logits = self.logits_rows(self.policy.extend(&rows, &mut caches)?)?;
-            self.stats.forwarded_tokens += rows.iter().map(Vec::len).sum::<usize>();
-            self.stats.forward_calls += 1;
-            for ((&s, cache), logits) in feed.iter().zip(caches).zip(logits) {
-                let path = self.paths[s].as_mut().expect("fed path is live");
-                path.cache = cache;
-                path.pending = Pending::Logits(logits);
-            }
-        }
-        for &s in ready {
-            self.sample_next(s)?;
+        let logits = self.logits_rows(self.policy.extend(&rows, &mut caches)?)?;
+        self.stats.forwarded_tokens += rows.iter().map(Vec::len).sum::<usize>();
+        self.stats.forward_calls += 1;
+        for ((&s, cache), logits) in group.iter().zip(caches).zip(logits) {
+            let path = self.paths[s].as_mut().expect("fed path is live");
+            path.cache = cache;
+            path.pending = Pending::Logits(logits);
         }
         Ok(())
     }

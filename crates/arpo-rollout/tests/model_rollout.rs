@@ -44,11 +44,22 @@ fn run(
     max_tokens: usize,
     seed: u64,
 ) -> Vec<arpo_core::RolloutTree> {
+    run_batched(mode, sampling, max_tokens, seed, None).trees
+}
+
+fn run_batched(
+    mode: RolloutMode,
+    sampling: SamplingConfig,
+    max_tokens: usize,
+    seed: u64,
+    max_batch_rows: Option<usize>,
+) -> arpo_rollout::RolloutOutput {
     let (model, tok, inputs) = setup();
     // No tools: a random model must not call any.
     let runner = Arc::new(ToolRunner::new(RunnerConfig::default(), vec![]).unwrap());
     let mut config = RolloutConfig::new(mode, sampling, tok.stop_token_ids());
     config.max_response_tokens = max_tokens;
+    config.max_batch_rows = max_batch_rows;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -57,7 +68,43 @@ fn run(
         &model, &tok, runner, &inputs, &config, seed,
     ))
     .unwrap()
-    .trees
+}
+
+#[test]
+fn one_sequence_at_a_time_gives_the_batched_trees() {
+    // Against the batched rollout itself: capping a forward at one row changes how many forwards
+    // run, never what any path samples (each path draws from its own seeded stream).
+    let mode = || {
+        RolloutMode::Arpo(ArpoConfig {
+            total: 4,
+            initial: 2,
+            ..ArpoConfig::default()
+        })
+    };
+    let sampling = SamplingConfig {
+        temperature: 0.9,
+        ..SamplingConfig::default()
+    };
+    let batched = run_batched(mode(), sampling.clone(), 16, 11, None);
+    let single = run_batched(mode(), sampling, 16, 11, Some(1));
+    assert_eq!(batched.trees.len(), single.trees.len());
+    for (a, b) in batched.trees.iter().zip(&single.trees) {
+        assert_eq!(a.leaves.len(), b.leaves.len());
+        for leaf in 0..a.leaves.len() {
+            assert_eq!(a.leaf_tokens(leaf), b.leaf_tokens(leaf), "leaf {leaf}");
+        }
+    }
+    assert_eq!(
+        batched.stats.forwarded_tokens, single.stats.forwarded_tokens,
+        "the same tokens are forwarded, only grouped differently"
+    );
+    // 2 prompts × 2 initial paths decode side by side: one row per forward takes 4× the calls.
+    assert!(
+        single.stats.forward_calls >= 3 * batched.stats.forward_calls,
+        "{} single-row vs {} batched forwards",
+        single.stats.forward_calls,
+        batched.stats.forward_calls
+    );
 }
 
 #[test]
