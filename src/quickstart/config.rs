@@ -61,6 +61,10 @@ pub struct QuickstartConfig {
     pub arpo_entropy_weight: f64,
     /// RL learning rate (constant).
     pub rl_lr: f64,
+    /// Reward of a response that fails the format gate, for RL and evaluation scores (the
+    /// reference reward uses −1). A `config.json` without the field ran with −1.
+    #[serde(default = "default_format_penalty")]
+    pub format_penalty: f32,
     /// Sampling temperature of RL rollouts.
     pub temperature: f64,
     /// Response budget in tokens (tool results included).
@@ -100,6 +104,7 @@ impl QuickstartConfig {
             arpo_threshold: 0.5,
             arpo_entropy_weight: 0.2,
             rl_lr: 3e-4,
+            format_penalty: -1.0,
             temperature: 1.0,
             max_response_tokens: 320,
             allow_unsandboxed_python: false,
@@ -138,6 +143,7 @@ impl QuickstartConfig {
             arpo_threshold: 0.0,
             arpo_entropy_weight: 0.0,
             rl_lr: 0.0,
+            format_penalty: 0.0,
             temperature: 0.0,
             max_response_tokens: 0,
             allow_unsandboxed_python: false,
@@ -196,6 +202,10 @@ fn default_rl_updates() -> usize {
     2
 }
 
+fn default_format_penalty() -> f32 {
+    -1.0
+}
+
 fn default_system_prompt() -> bool {
     true
 }
@@ -231,8 +241,13 @@ mod tests {
         let mut json = serde_json::to_value(QuickstartConfig::standard(3)).unwrap();
         json.as_object_mut().unwrap().remove("rl_updates");
         json.as_object_mut().unwrap().remove("system_prompt");
+        json.as_object_mut().unwrap().remove("format_penalty");
         let c: QuickstartConfig = serde_json::from_value(json).unwrap();
         assert_eq!(c.rl_updates, 2);
+        assert_eq!(
+            c.format_penalty, -1.0,
+            "older runs used the reference penalty"
+        );
         assert!(c.system_prompt, "older runs had the system prompt");
     }
 }

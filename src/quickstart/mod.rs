@@ -12,6 +12,7 @@
 
 mod config;
 mod evaluate;
+mod prepare;
 mod report;
 mod rl;
 mod setup;
@@ -19,13 +20,6 @@ mod setup;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arpo_eval::synthetic::{SyntheticConfig, SyntheticDataset};
-use arpo_eval::ArpoReward;
-use arpo_model::{from_scratch, ModelConfig};
-use arpo_tools::{PythonConfig, SandboxPolicy};
-use arpo_train::optim::OptimizerConfig;
-use arpo_train::sft_loop::{run_sft, SftConfig, SftRun, SftStep};
-use arpo_train::LrSchedule;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,7 +27,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub use config::QuickstartConfig;
 
 pub use evaluate::{evaluate, EvalSummary, HeldOut};
+pub use prepare::{prepare, Prepared};
 pub use report::{QuickstartReport, StageRow};
+pub use rl::rollout_config;
 
 /// What can stop a quickstart run.
 #[derive(Debug, thiserror::Error)]
@@ -98,147 +94,28 @@ pub struct RunOptions {
     pub resume_sft: bool,
 }
 
-/// `(step, loss)` of every line of the SFT metrics file.
-fn sft_loss_curve(path: &Path) -> Result<Vec<(f64, f64)>, QuickstartError> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            let s: SftStep = serde_json::from_str(line)
-                .map_err(|e| QuickstartError::Task(format!("{}:{}: {e}", path.display(), i + 1)))?;
-            Ok((s.step as f64, s.loss))
-        })
-        .collect()
-}
-
-/// Refuses to resume SFT written under other data, model or SFT settings.
-fn check_resumable(config: &QuickstartConfig, path: &Path) -> Result<(), QuickstartError> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let old: QuickstartConfig = serde_json::from_str(&text)
-        .map_err(|e| QuickstartError::Config(format!("{}: {e}", path.display())))?;
-    if old.sft_part() != config.sft_part() {
-        return Err(QuickstartError::Config(format!(
-            "{}: cannot resume SFT: the data, model or SFT settings differ from this run's",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
 /// Runs the whole quickstart and writes the report folder.
 pub async fn run<B: AutodiffBackend>(
     config: &QuickstartConfig,
     device: &B::Device,
     options: RunOptions,
 ) -> Result<QuickstartReport, QuickstartError> {
-    config.validate().map_err(QuickstartError::Config)?;
     let quiet = options.quiet;
     let total_clock = Instant::now();
     let out = &config.out_dir;
-    let config_path = out.join("config.json");
-    if options.resume_sft {
-        check_resumable(config, &config_path)?;
-    }
-    for sub in ["", "sft", "arpo", "grpo", "eval", "trees"] {
-        let dir = out.join(sub);
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    }
-    let config_json = serde_json::to_string_pretty(config)
-        .map_err(|e| QuickstartError::Task(format!("config: {e}")))?;
-    std::fs::write(&config_path, config_json).map_err(io_err(&config_path))?;
-
-    // The task, its tools and the SFT data.
-    let dataset = SyntheticDataset::generate(&SyntheticConfig {
-        seed: config.seed,
-        entities: config.entities,
-        train_questions: config.train_questions,
-        eval_questions: config.eval_questions,
-        imperfect_fraction: config.imperfect_fraction,
-        operations: config.operations.clone(),
-        system_prompt: config.system_prompt,
-        ..SyntheticConfig::default()
-    })?;
-    let corpus_path = out.join("corpus.jsonl");
-    dataset.write_corpus(&corpus_path)?;
-    let python = PythonConfig {
-        policy: if config.allow_unsandboxed_python {
-            SandboxPolicy::AllowUnsandboxed
-        } else {
-            SandboxPolicy::Required
-        },
-        ..PythonConfig::default()
-    };
-    let runner = setup::build_runner(&dataset, python)?;
-    let reward = ArpoReward::math();
-    let train_tasks = dataset.train_tasks();
-    let eval_tasks = dataset.eval_tasks();
-    let clock = Instant::now();
-    let replays = setup::replay_demos(&runner, &dataset.demonstrations).await?;
-    let tokenizer = setup::build_tokenizer(
-        config.bpe_vocab,
-        &dataset.demonstrations,
-        &replays,
-        &out.join("tokenizer.json"),
-    )?;
+    let Prepared {
+        train_tasks,
+        eval_tasks,
+        runner,
+        reward,
+        tokenizer,
+        sft_model,
+        sft_examples,
+        sft_losses,
+        data_seconds,
+        sft_seconds,
+    } = prepare::<B>(config, device, options).await?;
     let tokenizer = tokenizer.as_ref();
-    let examples = setup::sft_examples(tokenizer, &dataset.demonstrations, &replays)?;
-    let data_seconds = clock.elapsed().as_secs_f64();
-
-    // SFT cold start.
-    let mut model_config = ModelConfig::small(tokenizer.vocab_size(), config.hidden, config.layers);
-    // One key/value head per query head: copying names and numbers is the attention's whole job
-    // here, and the extra width costs little at this size.
-    model_config.num_key_value_heads = Some(model_config.num_attention_heads);
-    let model = from_scratch::<B>(&model_config, config.seed, device)?;
-    let sft_config = SftConfig {
-        steps: config.sft_steps,
-        batch_size: config.sft_batch,
-        seed: config.seed,
-        checkpoint_every: config.sft_steps.max(1),
-        keep_checkpoints: 1,
-    };
-    let optimizer = OptimizerConfig {
-        lr: config.sft_lr,
-        weight_decay: 0.0,
-        ..OptimizerConfig::default()
-    };
-    let sft_dir = out.join("sft");
-    if !options.resume_sft {
-        // A previous run's checkpoints would be refused: start this run clean.
-        let _ = std::fs::remove_dir_all(&sft_dir);
-    }
-    let run = SftRun {
-        config: &sft_config,
-        optimizer: &optimizer,
-        schedule: LrSchedule::Cosine {
-            warmup: (config.sft_steps / 20).max(1) as usize,
-            total: config.sft_steps as usize,
-            min_lr: config.sft_lr * 0.05,
-        },
-        dir: &sft_dir,
-        resume: options.resume_sft,
-    };
-    let pb = bar(config.sft_steps, "SFT");
-    if quiet {
-        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let clock = Instant::now();
-    let every = (config.sft_steps / 10).max(1);
-    let sft_model = run_sft(model, &examples, &run, |s| {
-        if s.step % every == 0 || s.step == config.sft_steps {
-            pb.suspend(|| {
-                eprintln!(
-                    "SFT step {:>4}: loss {:.4} tokens {:>5} lr {:.2e} grad-norm {:.3}",
-                    s.step, s.loss, s.tokens, s.lr, s.grad_norm
-                )
-            });
-        }
-        pb.inc(1);
-    })?;
-    pb.finish_and_clear();
-    let sft_seconds = clock.elapsed().as_secs_f64();
-    // From the file, which also holds the steps before a resume.
-    let sft_losses = sft_loss_curve(&sft_dir.join("metrics.jsonl"))?;
 
     let held_out = HeldOut {
         tokenizer,
@@ -309,7 +186,7 @@ pub async fn run<B: AutodiffBackend>(
         config: config.clone(),
         backend: crate::backend::NAME.to_string(),
         rows,
-        sft_examples: examples.len(),
+        sft_examples,
         data_seconds,
         total_seconds: total_clock.elapsed().as_secs_f64(),
     };

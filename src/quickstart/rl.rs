@@ -158,11 +158,7 @@ async fn rl_stage<B: AutodiffBackend>(
 
 /// Rollout settings of one RL method: ARPO's tree or GRPO's independent trajectories, with the
 /// same number of leaves per prompt, sampling and budget.
-pub(super) fn rollout_config(
-    config: &QuickstartConfig,
-    arpo: bool,
-    stop: Vec<u32>,
-) -> RolloutConfig {
+pub fn rollout_config(config: &QuickstartConfig, arpo: bool, stop: Vec<u32>) -> RolloutConfig {
     let mode = if arpo {
         RolloutMode::Arpo(ArpoConfig {
             total: config.leaves,

@@ -311,9 +311,21 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
                 )
             })
             .collect();
+        // A batch is padded to its longest row, so one tool result (tens of tokens) fed beside
+        // single-token decode steps would multiply their work by its length: decode steps are
+        // batched together, and each multi-token row (a tool result) is forwarded on its own.
+        let (decode, multi): (Vec<usize>, Vec<usize>) = feed.iter().partition(|&&s| {
+            matches!(
+                self.paths[s].as_ref().map(|p| &p.pending),
+                Some(Pending::Input(tokens)) if tokens.len() == 1
+            )
+        });
         let chunk = self.config.max_batch_rows.unwrap_or(usize::MAX).max(1);
-        for group in feed.chunks(chunk) {
+        for group in decode.chunks(chunk) {
             self.forward_group(group)?;
+        }
+        for &s in &multi {
+            self.forward_group(&[s])?;
         }
         for &s in ready {
             self.sample_next(s)?;
