@@ -7,11 +7,15 @@
 //! above both its own start and the control. The ARPO test checks that a tree rollout with a
 //! (mock) tool runner goes through the whole step and yields finite metrics.
 
+mod common;
+
 use std::sync::Arc;
 
-use arpo_core::{Domain, Reward, RewardOutcome, Task, Tokenizer, Tool, ToolError};
+use common::rl::tasks;
+
+use arpo_core::{Reward, RewardOutcome, Task, Tokenizer, Tool, ToolError};
 use arpo_model::tokenizer::ByteTokenizer;
-use arpo_model::{from_scratch, CausalLm, ModelConfig, SamplingConfig};
+use arpo_model::{CausalLm, SamplingConfig};
 use arpo_rollout::{ArpoConfig, RolloutConfig, RolloutMode};
 use arpo_tools::{RunnerConfig, ToolRunner, ToolSpec};
 use arpo_train::rl::TaskPosition;
@@ -54,27 +58,9 @@ impl Tool for MockSearch {
     }
 }
 
-fn tasks(n: usize) -> Vec<Task> {
-    (0..n)
-        .map(|i| {
-            Task::new(
-                format!("t{i}"),
-                "toy",
-                Domain::Math,
-                format!("Say something {i}."),
-                vec!["x".into()],
-            )
-        })
-        .collect()
-}
-
+/// The shared tiny model, always from seed 11 here.
 fn model(tok: &ByteTokenizer) -> CausalLm<B> {
-    from_scratch::<B>(
-        &ModelConfig::small(tok.vocab_size(), 32, 1),
-        11,
-        &Default::default(),
-    )
-    .unwrap()
+    common::rl::model(tok, 11)
 }
 
 fn train_config(lr: f64, steps: u64) -> TrainConfig {
