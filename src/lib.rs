@@ -11,4 +11,5 @@ pub use arpo_tools as tools;
 pub use arpo_train as train;
 
 pub mod backend;
+pub mod benchmark;
 pub mod quickstart;

@@ -55,6 +55,12 @@ pub enum Error {
     /// A configuration value is missing or out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An agent could not answer (a completions server that keeps failing, a bad reply).
+    #[error("agent: {0}")]
+    Agent(String),
+    /// An error of the model, tokenizer or rollout behind an agent.
+    #[error(transparent)]
+    Core(#[from] arpo_core::Error),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -83,6 +89,7 @@ impl From<Error> for arpo_core::Error {
             Error::Row { path, row, message } => {
                 arpo_core::Error::parse(format!("{}: row {row}", path.display()), message)
             }
+            Error::Core(e) => e,
             other => arpo_core::Error::parse("arpo-eval", other.to_string()),
         }
     }

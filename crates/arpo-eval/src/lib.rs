@@ -2,12 +2,14 @@
 //! charts and the LLM judge.
 //!
 //! Scoring lives here once: the training crate takes its rewards from [`reward`], and the
-//! benchmark harness scores with the same [`scoring`] functions. This crate holds no tensor code;
-//! the harness that runs a policy on a benchmark sits beside these modules.
+//! benchmark [`harness`] scores with the same [`scoring`] functions. This crate holds no tensor
+//! code: the harness drives any [`harness::Agent`] (the in-process burn policy lives in the `arpo`
+//! crate; [`harness::CompletionsAgent`] talks to an OpenAI-compatible server).
 #![deny(missing_docs)]
 
 pub mod data;
 mod error;
+pub mod harness;
 pub mod judge;
 pub mod passk;
 pub mod plot;
@@ -18,6 +20,9 @@ pub mod synthetic;
 
 pub use data::{load_by_name, load_verl_parquet, Benchmark, BenchmarkInfo, Metric, RlData};
 pub use error::{Error, Result};
+pub use harness::{
+    run_benchmark, Agent, Decoding, EvalSpec, RunOptions, RunReport, ToolLimits, Trajectory,
+};
 pub use judge::{JudgeClient, JudgeConfig, Verdict};
 pub use passk::{mean_pass_at_k, pass_at_k};
 pub use reward::{AnswerMetric, ArpoReward, RewardDetail};

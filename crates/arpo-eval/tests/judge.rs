@@ -6,95 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arpo_eval::judge::{judge_prompt, JudgeClient, JudgeConfig, Verdict};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+mod common;
+
+use common::mock_server::{chat, mock, Reply, Seen};
 use tokio::net::TcpListener;
-
-#[derive(Clone)]
-enum Reply {
-    Status(u16, String),
-    Hang,
-}
-
-fn chat(content: &str) -> Reply {
-    Reply::Status(
-        200,
-        serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]})
-            .to_string(),
-    )
-}
-
-#[derive(Debug, Clone)]
-struct Seen {
-    head: String,
-    body: String,
-}
-
-/// Serves `replies` in order (the last one repeats); returns the base URL and the requests seen.
-async fn mock(replies: Vec<Reply>) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        let mut n = 0;
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let reply = replies[n.min(replies.len() - 1)].clone();
-            n += 1;
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let (head, body) = loop {
-                    let Ok(k) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if k == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..k]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(split) = text.find("\r\n\r\n") {
-                        let head = text[..split].to_string();
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= split + 4 + len {
-                            break (
-                                head,
-                                String::from_utf8_lossy(&buf[split + 4..split + 4 + len])
-                                    .to_string(),
-                            );
-                        }
-                    }
-                };
-                if let Ok(mut l) = log.lock() {
-                    l.push(Seen { head, body });
-                }
-                match reply {
-                    Reply::Hang => tokio::time::sleep(Duration::from_secs(30)).await,
-                    Reply::Status(code, body) => {
-                        let resp = format!(
-                            "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = sock.write_all(resp.as_bytes()).await;
-                        let _ = sock.shutdown().await;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{addr}/v1"), seen)
-}
 
 fn config(url: &str, key_env: &str) -> JudgeConfig {
     JudgeConfig {

@@ -18,7 +18,8 @@ pub use jsonl::{load_jsonl, GoldFormat, RowLayout};
 pub use rl::{load_verl_parquet, repair_escape_defects, RlData};
 
 /// How a benchmark's answers are scored by default (as in the paper, §6 of docs/arpo.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Math equivalence of the extracted answer with the gold answer.
     MathEquivalence,

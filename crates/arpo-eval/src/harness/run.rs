@@ -1,0 +1,249 @@
+//! One evaluation run: questions go to the agent in chunks (a progress report after each), every
+//! response is scored, the judge is asked where the metric needs it, and the records and summary
+//! are written to a run folder.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arpo_core::Task;
+use arpo_tools::ToolRunner;
+use serde::{Deserialize, Serialize};
+
+use super::score::{judge_input, score_response};
+use super::{Agent, EvalSpec};
+use crate::judge::{JudgeClient, Verdict};
+use crate::summary::{markdown_table, write_records, QuestionRecord, Summary};
+use crate::{Error, Result};
+
+/// How a run is carried out besides the benchmark's own settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// The benchmark's settings.
+    pub spec: &'a EvalSpec,
+    /// The LLM judge, if one is configured.
+    pub judge: Option<&'a JudgeClient>,
+    /// Ask the judge about math answers that fail the equivalence check.
+    pub judge_math: bool,
+    /// Questions handed to the agent at once; progress is reported after each chunk.
+    pub chunk: usize,
+    /// Sampling seed of the run.
+    pub seed: u64,
+    /// Keep each full response in its record.
+    pub keep_responses: bool,
+}
+
+/// Where a run stands, reported after each chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Questions answered.
+    pub done: usize,
+    /// Questions in the run.
+    pub total: usize,
+    /// Responses judged correct so far (before the LLM judge).
+    pub correct: usize,
+    /// Responses so far (questions × samples).
+    pub responses: usize,
+    /// Tool calls so far.
+    pub tool_calls: usize,
+    /// Generated tokens so far.
+    pub tokens: usize,
+    /// Seconds since the run started.
+    pub elapsed: f64,
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The agent's description.
+    pub agent: String,
+    /// The settings used.
+    pub spec: EvalSpec,
+    /// Aggregates.
+    pub summary: Summary,
+    /// Responses the LLM judge decided.
+    pub judged: usize,
+    /// Responses that needed the judge but had none (scored by string metrics only).
+    pub unjudged: usize,
+    /// Wall time of the run, judge included.
+    pub wall_seconds: f64,
+    /// One record per (question, sample); written as JSON lines, not into the summary file.
+    #[serde(skip)]
+    pub records: Vec<QuestionRecord>,
+}
+
+/// Runs `agent` on `tasks` with the tools of `runner`, scores and judges every response.
+pub async fn run_benchmark(
+    agent: &dyn Agent,
+    tasks: &[Task],
+    runner: &Arc<ToolRunner>,
+    options: &RunOptions<'_>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RunReport> {
+    let spec = options.spec;
+    if tasks.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no questions to evaluate",
+            spec.benchmark
+        )));
+    }
+    if spec.samples == 0 {
+        return Err(Error::Config("samples must be at least 1".into()));
+    }
+    let start = Instant::now();
+    let mut records = Vec::with_capacity(tasks.len() * spec.samples);
+    let mut pending_judge = Vec::new();
+    let mut state = Progress {
+        done: 0,
+        total: tasks.len(),
+        correct: 0,
+        responses: 0,
+        tool_calls: 0,
+        tokens: 0,
+        elapsed: 0.0,
+    };
+    for (chunk_index, chunk) in tasks.chunks(options.chunk.max(1)).enumerate() {
+        let prompts: Vec<_> = chunk.iter().map(|t| spec.messages(t)).collect();
+        // A seed per chunk, so that chunks do not repeat each other's random streams.
+        let seed = options
+            .seed
+            .wrapping_add((chunk_index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let answers = agent
+            .answer(&prompts, spec.samples, &spec.decoding, runner, seed)
+            .await?;
+        if answers.len() != chunk.len() || answers.iter().any(|a| a.len() != spec.samples) {
+            return Err(Error::Config(format!(
+                "agent {} returned {} answer lists for {} prompts (or not {} samples each)",
+                agent.describe(),
+                answers.len(),
+                chunk.len(),
+                spec.samples
+            )));
+        }
+        for (task, samples) in chunk.iter().zip(answers) {
+            for (sample, t) in samples.into_iter().enumerate() {
+                let scored =
+                    score_response(spec.metric, &t.response, &task.answers, options.judge_math);
+                if scored.needs_judge {
+                    pending_judge.push((records.len(), judge_input(&scored, &t.response)));
+                }
+                state.correct += usize::from(scored.correct);
+                state.responses += 1;
+                state.tool_calls += t.tool_calls.values().sum::<usize>();
+                state.tokens += t.generated_tokens;
+                records.push(QuestionRecord {
+                    benchmark: spec.benchmark.clone(),
+                    id: task.id.clone(),
+                    sample,
+                    question: task.question.clone(),
+                    golds: task.answers.clone(),
+                    answer: scored.answer,
+                    correct: scored.correct,
+                    f1: scored.f1,
+                    em: scored.em,
+                    judge: None,
+                    tool_calls: t.tool_calls,
+                    tokens: t.generated_tokens,
+                    seconds: t.seconds,
+                    response: options.keep_responses.then_some(t.response),
+                });
+            }
+        }
+        state.done += chunk.len();
+        state.elapsed = start.elapsed().as_secs_f64();
+        progress(&state);
+    }
+    let (judged, unjudged) = match options.judge {
+        Some(judge) => (judge_all(judge, &mut records, pending_judge).await?, 0),
+        None => (0, pending_judge.len()),
+    };
+    let summary = Summary::from_records(&spec.benchmark, &records, &spec.pass_at_k)?;
+    Ok(RunReport {
+        agent: agent.describe(),
+        spec: spec.clone(),
+        summary,
+        judged,
+        unjudged,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        records,
+    })
+}
+
+/// Asks the judge about each pending record (a few requests in flight at once) and stores the
+/// verdicts; a judge that keeps failing fails the run rather than scoring silently.
+async fn judge_all(
+    judge: &JudgeClient,
+    records: &mut [QuestionRecord],
+    pending: Vec<(usize, String)>,
+) -> Result<usize> {
+    const IN_FLIGHT: usize = 8;
+    let mut set = tokio::task::JoinSet::new();
+    let mut queue = pending.into_iter();
+    let mut judged = 0;
+    loop {
+        while set.len() < IN_FLIGHT {
+            let Some((index, predicted)) = queue.next() else {
+                break;
+            };
+            let client = judge.clone();
+            let (question, golds) = (
+                records[index].question.clone(),
+                records[index].golds.clone(),
+            );
+            set.spawn(async move { (index, client.judge(&question, &golds, &predicted).await) });
+        }
+        let Some(done) = set.join_next().await else {
+            break;
+        };
+        let (index, verdict) = done.map_err(|e| Error::Judge(format!("judge task: {e}")))?;
+        let correct = verdict? == Verdict::Correct;
+        records[index].judge = Some(correct);
+        records[index].correct = correct;
+        judged += 1;
+    }
+    Ok(judged)
+}
+
+/// Writes a run folder: `records.jsonl` (one line per question and sample), `summary.json` and
+/// `summary.md` (the table plus the settings).
+pub fn write_report(dir: &Path, report: &RunReport) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    write_records(&dir.join("records.jsonl"), &report.records)?;
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| Error::Config(format!("summary of {}: {e}", report.spec.benchmark)))?;
+    write_atomically(&dir.join("summary.json"), &json)?;
+    let d = &report.spec.decoding;
+    let mut md = format!(
+        "# {} — {}\n\n{}\n* agent: {}\n* tools: python {:?}, search {:?}\n* decoding: temperature {}, \
+         top-p {}, top-k {}, repetition penalty {}, {} new tokens; {} sample(s) per question\n\
+         * wall time: {:.1} s; judged by the LLM judge: {}\n",
+        report.spec.benchmark,
+        report.agent,
+        markdown_table(std::slice::from_ref(&report.summary)),
+        report.agent,
+        report.spec.tools.python,
+        report.spec.tools.search,
+        d.temperature,
+        d.top_p,
+        d.top_k,
+        d.repetition_penalty,
+        d.max_new_tokens,
+        report.spec.samples,
+        report.wall_seconds,
+        report.judged,
+    );
+    if report.unjudged > 0 {
+        md.push_str(&format!(
+            "* **{} response(s) needed the LLM judge but no judge was given** (--judge-url): \
+             they count by string metrics only, so accuracy is a lower bound\n",
+            report.unjudged
+        ));
+    }
+    write_atomically(&dir.join("summary.md"), &md)
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
