@@ -24,11 +24,6 @@ fn every_benchmark_fixture_loads() {
     let root = fixtures().join("benchmarks");
     for b in Benchmark::ALL {
         let path = b.default_path(&root);
-        if b == Benchmark::Math {
-            // The full MATH set is not in the reference snapshot, so there is no fixture.
-            assert!(!path.exists());
-            continue;
-        }
         let tasks = b.load(&path).unwrap_or_else(|e| panic!("{b}: {e}"));
         assert_eq!(tasks.len(), line_count(&path), "{b}");
         for t in &tasks {

@@ -154,7 +154,8 @@ impl Benchmark {
                 Math,
                 MathEquivalence,
                 "math/test.jsonl",
-                plain(PROBLEM, ID),
+                // Hendrycks' MATH as published on the hub: `problem`, `answer`, `unique_id`.
+                plain(PROBLEM, &["id", "unique_id"]),
             ),
             Benchmark::HotpotQa => (
                 "hotpotqa",

@@ -1,0 +1,100 @@
+//! Every per-benchmark example's entry point (`examples/<name>.rs` is one line calling
+//! `arpo::benchmark::main`) runs end to end on its committed fixture: a tiny random model,
+//! the benchmark's real tools (sandboxed Python, BM25 search over the fixture corpus), the paper's
+//! settings, two samples per question, and a run folder with one record per question and sample.
+//! Checked against the fixture itself: the number of questions, the golds and the files written.
+
+use std::path::{Path, PathBuf};
+
+use arpo::benchmark::run_cli;
+use arpo::eval::summary::read_records;
+use arpo::eval::Benchmark;
+use arpo::tools::search::corpus::read_jsonl;
+use arpo::tools::Bm25Index;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_benchmark_example_runs_on_its_fixture() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let corpus = repo().join("crates/arpo-tools/tests/fixtures/wiki_fixture.jsonl");
+    let docs = read_jsonl(&corpus).unwrap_or_else(|e| panic!("{e}"));
+    let index = tmp.path().join("index");
+    Bm25Index::build(&index, docs).unwrap_or_else(|e| panic!("{e}"));
+    let fixtures = repo().join("crates/arpo-eval/tests/fixtures/benchmarks");
+    let out = tmp.path().join("runs");
+    for benchmark in Benchmark::ALL {
+        let data = benchmark.default_path(&fixtures);
+        let questions = fixture_lines(&data);
+        let args = [
+            "example",
+            "--model",
+            "tiny",
+            "--data",
+            data.to_str().unwrap_or_default(),
+            "--index",
+            index.to_str().unwrap_or_default(),
+            "--samples",
+            "2",
+            "--max-new-tokens",
+            "24",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap_or_default(),
+        ];
+        let report = run_cli(benchmark, args)
+            .await
+            .unwrap_or_else(|e| panic!("{benchmark}: {e:#}"));
+        assert_eq!(report.summary.questions, questions, "{benchmark}");
+        assert_eq!(report.summary.samples, 2 * questions, "{benchmark}");
+        let dir = out.join(benchmark.name()).join("tiny-seed3");
+        let records = read_records(&dir.join("records.jsonl"))
+            .unwrap_or_else(|e| panic!("{benchmark}: {e}"));
+        assert_eq!(records, report.records, "{benchmark}");
+        let tasks = benchmark.load(&data).unwrap_or_else(|e| panic!("{e}"));
+        for r in &records {
+            let task = tasks.iter().find(|t| t.id == r.id).unwrap_or_else(|| panic!("{}", r.id));
+            assert_eq!(r.golds, task.answers, "{benchmark}");
+            assert!(r.tokens <= 24, "{benchmark}: {} tokens", r.tokens);
+            let allowed = report.spec.tools;
+            for tool in r.tool_calls.keys() {
+                let on = match tool.as_str() {
+                    "python" => allowed.python.is_some(),
+                    "search" => allowed.search.is_some(),
+                    _ => false,
+                };
+                assert!(on, "{benchmark}: called {tool}, which the benchmark does not offer");
+            }
+        }
+        let md = std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default();
+        assert!(md.contains(&format!("| {} | {questions} |", benchmark.name())), "{md}");
+    }
+}
+
+#[tokio::test]
+async fn missing_data_and_missing_tools_are_explained() {
+    let err = run_cli(Benchmark::Gsm8k, ["x", "--model", "tiny", "--data", "/nonexistent/gsm8k.jsonl"])
+        .await
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+    assert!(err.contains("no data file at /nonexistent/gsm8k.jsonl") && err.contains("--data"), "{err}");
+    let data = repo().join("crates/arpo-eval/tests/fixtures/benchmarks/bamboogle/test.jsonl");
+    let err = run_cli(Benchmark::Bamboogle, ["x", "--model", "tiny", "--data", data.to_str().unwrap_or_default()])
+        .await
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+    assert!(err.contains("search tool") && err.contains("--index"), "{err}");
+}
