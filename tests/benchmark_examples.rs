@@ -59,12 +59,15 @@ async fn every_benchmark_example_runs_on_its_fixture() {
         assert_eq!(report.summary.questions, questions, "{benchmark}");
         assert_eq!(report.summary.samples, 2 * questions, "{benchmark}");
         let dir = out.join(benchmark.name()).join("tiny-seed3");
-        let records = read_records(&dir.join("records.jsonl"))
-            .unwrap_or_else(|e| panic!("{benchmark}: {e}"));
+        let records =
+            read_records(&dir.join("records.jsonl")).unwrap_or_else(|e| panic!("{benchmark}: {e}"));
         assert_eq!(records, report.records, "{benchmark}");
         let tasks = benchmark.load(&data).unwrap_or_else(|e| panic!("{e}"));
         for r in &records {
-            let task = tasks.iter().find(|t| t.id == r.id).unwrap_or_else(|| panic!("{}", r.id));
+            let task = tasks
+                .iter()
+                .find(|t| t.id == r.id)
+                .unwrap_or_else(|| panic!("{}", r.id));
             assert_eq!(r.golds, task.answers, "{benchmark}");
             assert!(r.tokens <= 24, "{benchmark}: {} tokens", r.tokens);
             let allowed = report.spec.tools;
@@ -74,27 +77,51 @@ async fn every_benchmark_example_runs_on_its_fixture() {
                     "search" => allowed.search.is_some(),
                     _ => false,
                 };
-                assert!(on, "{benchmark}: called {tool}, which the benchmark does not offer");
+                assert!(
+                    on,
+                    "{benchmark}: called {tool}, which the benchmark does not offer"
+                );
             }
         }
         let md = std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default();
-        assert!(md.contains(&format!("| {} | {questions} |", benchmark.name())), "{md}");
+        assert!(
+            md.contains(&format!("| {} | {questions} |", benchmark.name())),
+            "{md}"
+        );
     }
 }
 
 #[tokio::test]
 async fn missing_data_and_missing_tools_are_explained() {
-    let err = run_cli(Benchmark::Gsm8k, ["x", "--model", "tiny", "--data", "/nonexistent/gsm8k.jsonl"])
-        .await
-        .err()
-        .map(|e| format!("{e:#}"))
-        .unwrap_or_default();
-    assert!(err.contains("no data file at /nonexistent/gsm8k.jsonl") && err.contains("--data"), "{err}");
+    let err = run_cli(
+        Benchmark::Gsm8k,
+        ["x", "--model", "tiny", "--data", "/nonexistent/gsm8k.jsonl"],
+    )
+    .await
+    .err()
+    .map(|e| format!("{e:#}"))
+    .unwrap_or_default();
+    assert!(
+        err.contains("no data file at /nonexistent/gsm8k.jsonl") && err.contains("--data"),
+        "{err}"
+    );
     let data = repo().join("crates/arpo-eval/tests/fixtures/benchmarks/bamboogle/test.jsonl");
-    let err = run_cli(Benchmark::Bamboogle, ["x", "--model", "tiny", "--data", data.to_str().unwrap_or_default()])
-        .await
-        .err()
-        .map(|e| format!("{e:#}"))
-        .unwrap_or_default();
-    assert!(err.contains("search tool") && err.contains("--index"), "{err}");
+    let err = run_cli(
+        Benchmark::Bamboogle,
+        [
+            "x",
+            "--model",
+            "tiny",
+            "--data",
+            data.to_str().unwrap_or_default(),
+        ],
+    )
+    .await
+    .err()
+    .map(|e| format!("{e:#}"))
+    .unwrap_or_default();
+    assert!(
+        err.contains("search tool") && err.contains("--index"),
+        "{err}"
+    );
 }

@@ -305,3 +305,57 @@ fn batched_growth_beside_single_token_decoding_equals_full_forward() {
         assert!(da <= 1e-4 && db <= 1e-4, "after {piece:?}: {da} / {db}");
     }
 }
+
+/// Single-token decoding of a batch whose histories differ in length and layout — two branches
+/// of a fork (a shared chunk plus their own) and an unforked sequence in one chunk, as in an
+/// ARPO rollout step — gives every row its own sequence's full-forward logits at every step.
+#[test]
+fn batched_single_token_decoding_over_forked_and_ragged_histories() {
+    let m = model("tiny-qwen3");
+    let trunk: Vec<u32> = (0..12u32).map(|i| (i * 29 + 3) % 97).collect();
+    let a: Vec<u32> = trunk
+        .iter()
+        .copied()
+        .chain((0..30u32).map(|i| (i * 7 + 1) % 97))
+        .collect();
+    let b: Vec<u32> = trunk
+        .iter()
+        .copied()
+        .chain((0..30u32).map(|i| (i * 11 + 2) % 97))
+        .collect();
+    let c: Vec<u32> = (0..70u32).map(|i| (i * 17 + 9) % 97).collect();
+    let fulls = [
+        full_forward(&m, &a),
+        full_forward(&m, &b),
+        full_forward(&m, &c),
+    ];
+    let mut trunk_cache = vec![m.new_cache()];
+    m.extend(&[trunk.clone()], &mut trunk_cache).unwrap();
+    let mut lone = vec![m.new_cache()];
+    // c starts 28 tokens ahead, so the three histories never have equal lengths.
+    m.extend(&[c[..40].to_vec()], &mut lone).unwrap();
+    let mut caches = vec![
+        trunk_cache[0].clone(),
+        trunk_cache[0].clone(),
+        lone.remove(0),
+    ];
+    let v = m.vocab_size();
+    for step in 0..30 {
+        let (at_ab, at_c) = (trunk.len() + step, 40 + step);
+        let out = m
+            .extend(
+                &[vec![a[at_ab]], vec![b[at_ab]], vec![c[at_c]]],
+                &mut caches,
+            )
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        for (row, at) in [(0, at_ab), (1, at_ab), (2, at_c)] {
+            let d = max_abs_diff(&out[row * v..(row + 1) * v], &fulls[row][at]);
+            assert!(d <= 1e-4, "step {step}, row {row}: logits differ by {d}");
+        }
+    }
+    assert!(caches[0].num_chunks() >= 2 && caches[2].num_chunks() >= 1);
+    assert_eq!((caches[0].len(), caches[2].len()), (42, 70));
+}
