@@ -110,6 +110,10 @@ pub struct BenchArgs {
     /// Leave the full responses out of the records.
     #[arg(long)]
     pub no_responses: bool,
+    /// Go on with an interrupted run: questions already answered in the run folder's journal
+    /// are kept, not asked again. Without it an old journal is discarded.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// The entry point of a per-benchmark example: parses the process arguments and runs.
@@ -151,6 +155,12 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
         Some(url) => Some(JudgeClient::new(JudgeConfig::new(url, &args.judge_model))?),
         None => None,
     };
+    let dir = run_dir(&args.out, benchmark, args);
+    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    let journal = dir.join("journal.jsonl");
+    if !args.resume && journal.exists() {
+        std::fs::remove_file(&journal).with_context(|| journal.display().to_string())?;
+    }
     let options = RunOptions {
         spec: &spec,
         judge: judge.as_ref(),
@@ -158,6 +168,7 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
         chunk: args.chunk,
         seed: args.seed,
         keep_responses: !args.no_responses,
+        journal: Some(&journal),
     };
     eprintln!(
         "{benchmark}: {} questions × {} samples from {}",
@@ -228,8 +239,11 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
         }
     };
     bar.finish_and_clear();
-    let dir = run_dir(&args.out, benchmark, args);
     write_report(&dir, &report)?;
+    // The records file now holds everything (judge verdicts included): the journal is spent.
+    if journal.exists() {
+        std::fs::remove_file(&journal).with_context(|| journal.display().to_string())?;
+    }
     println!(
         "{}\nrecords and summary in {}",
         arpo_eval::summary::markdown_table(std::slice::from_ref(&report.summary)),

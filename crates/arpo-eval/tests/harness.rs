@@ -103,6 +103,7 @@ fn options(spec: &EvalSpec) -> RunOptions<'_> {
         chunk: 1,
         seed: 5,
         keep_responses: true,
+        journal: None,
     }
 }
 
@@ -362,4 +363,107 @@ fn paper_defaults_per_benchmark() {
             Domain::DeepSearch => assert!(t.search.is_some() && t.python.is_some(), "{b}"),
         }
     }
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_from_its_journal() {
+    let (url, seen) = serve(scripted_model).await;
+    let mut spec = EvalSpec::paper(Benchmark::Gsm8k);
+    spec.samples = 2;
+    let python: Arc<dyn Tool> = Arc::new(FakePython);
+    let runner = Arc::new(
+        spec.tool_runner(Some(python), None)
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("journal.jsonl");
+    let opts = RunOptions {
+        journal: Some(&journal),
+        ..options(&spec)
+    };
+    let full = run_benchmark(&agent(&url), &math_tasks(), &runner, &opts, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The journal holds every record, chunk by chunk, in run order.
+    let logged = read_records(&journal).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logged, full.records);
+
+    // Interrupted after question a, with one sample of b already written: b is asked again.
+    let kept: Vec<String> = std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .lines()
+        .take(3)
+        .map(str::to_string)
+        .collect();
+    std::fs::write(&journal, kept.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+    let before = seen.lock().map(|l| l.len()).unwrap_or(0);
+    let mut done = Vec::new();
+    let resumed = run_benchmark(&agent(&url), &math_tasks(), &runner, &opts, &mut |p| {
+        done.push(p.done)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let asked = seen.lock().map(|l| l.len()).unwrap_or(0) - before;
+    assert_eq!(
+        asked, 4,
+        "only question b's two trajectories (two completions each)"
+    );
+    assert_eq!(resumed.resumed, 1);
+    assert_eq!(
+        done,
+        vec![2],
+        "progress counts the resumed question as done"
+    );
+    assert_eq!(
+        (
+            resumed.summary.accuracy,
+            &resumed.summary.pass_at_k,
+            resumed.summary.samples
+        ),
+        (
+            full.summary.accuracy,
+            &full.summary.pass_at_k,
+            full.summary.samples
+        )
+    );
+    let ids: Vec<(&str, usize)> = resumed
+        .records
+        .iter()
+        .map(|r| (r.id.as_str(), r.sample))
+        .collect();
+    assert_eq!(ids, vec![("a", 0), ("a", 1), ("b", 0), ("b", 1)]);
+}
+
+#[tokio::test]
+async fn a_failing_judge_keeps_the_string_verdicts() {
+    let (url, _) = serve(|_, _| chat_completion("Lutetia")).await;
+    let (judge_url, _) = serve(|_, _| Reply::Status(401, "{\"error\": \"bad key\"}".into())).await;
+    let spec = EvalSpec::paper(Benchmark::Gaia).with_tools(ToolLimits::NONE);
+    let runner = Arc::new(
+        spec.tool_runner(None, None)
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let tasks = vec![Task::new(
+        "p",
+        "gaia",
+        Domain::DeepSearch,
+        "Capital of France?",
+        vec!["Paris".into()],
+    )];
+    let judge =
+        JudgeClient::new(JudgeConfig::new(&judge_url, "judge")).unwrap_or_else(|e| panic!("{e}"));
+    let opts = RunOptions {
+        judge: Some(&judge),
+        ..options(&spec)
+    };
+    let report = run_benchmark(&agent(&url), &tasks, &runner, &opts, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.judged, report.judge_failures), (0, 1));
+    assert_eq!(report.records[0].judge, None);
+    assert!(!report.records[0].correct);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_report(dir.path(), &report).unwrap_or_else(|e| panic!("{e}"));
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap_or_default();
+    assert!(md.contains("1 judge request(s) failed"), "{md}");
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::score::{judge_input, score_response};
 use super::{Agent, EvalSpec};
 use crate::judge::{JudgeClient, Verdict};
-use crate::summary::{markdown_table, write_records, QuestionRecord, Summary};
+use crate::summary::{markdown_table, read_records, write_records, QuestionRecord, Summary};
 use crate::{Error, Result};
 
 /// How a run is carried out besides the benchmark's own settings.
@@ -31,6 +31,11 @@ pub struct RunOptions<'a> {
     pub seed: u64,
     /// Keep each full response in its record.
     pub keep_responses: bool,
+    /// A JSON-lines journal: each chunk's records are appended (and synced) as soon as they are
+    /// scored, and questions that already have all their samples in it are not asked again, so
+    /// an interrupted run goes on where it stopped. Resumed questions keep their records;
+    /// the rest are sampled with the seeds of their new chunks.
+    pub journal: Option<&'a Path>,
 }
 
 /// Where a run stands, reported after each chunk.
@@ -65,6 +70,13 @@ pub struct RunReport {
     pub judged: usize,
     /// Responses that needed the judge but had none (scored by string metrics only).
     pub unjudged: usize,
+    /// Judge requests that failed after their retries (those responses keep their string
+    /// verdict; the run is not lost for them).
+    #[serde(default)]
+    pub judge_failures: usize,
+    /// Questions whose records came from the journal of an earlier, interrupted run.
+    #[serde(default)]
+    pub resumed: usize,
     /// Wall time of the run, judge included.
     pub wall_seconds: f64,
     /// One record per (question, sample); written as JSON lines, not into the summary file.
@@ -102,7 +114,34 @@ pub async fn run_benchmark(
         tokens: 0,
         elapsed: 0.0,
     };
-    for (chunk_index, chunk) in tasks.chunks(options.chunk.max(1)).enumerate() {
+    let earlier = match options.journal {
+        Some(path) if path.exists() => {
+            finished_questions(&read_records(path)?, tasks, spec.samples)
+        }
+        _ => Vec::new(),
+    };
+    let resumed = earlier.len() / spec.samples;
+    for r in earlier {
+        if let Some(response) = &r.response {
+            let scored = score_response(spec.metric, response, &r.golds, options.judge_math);
+            if scored.needs_judge {
+                pending_judge.push((records.len(), judge_input(&scored, response)));
+            }
+        }
+        state.correct += usize::from(r.correct);
+        state.responses += 1;
+        state.tool_calls += r.tool_calls.values().sum::<usize>();
+        state.tokens += r.tokens;
+        records.push(r);
+    }
+    state.done = resumed;
+    let todo: Vec<Task> = tasks
+        .iter()
+        .filter(|t| !records.iter().any(|r| r.id == t.id))
+        .cloned()
+        .collect();
+    for (chunk_index, chunk) in todo.chunks(options.chunk.max(1)).enumerate() {
+        let first_new = records.len();
         let prompts: Vec<_> = chunk.iter().map(|t| spec.messages(t)).collect();
         // A seed per chunk, so that chunks do not repeat each other's random streams.
         let seed = options
@@ -149,13 +188,19 @@ pub async fn run_benchmark(
                 });
             }
         }
+        if let Some(path) = options.journal {
+            append_records(path, &records[first_new..])?;
+        }
         state.done += chunk.len();
         state.elapsed = start.elapsed().as_secs_f64();
         progress(&state);
     }
-    let (judged, unjudged) = match options.judge {
-        Some(judge) => (judge_all(judge, &mut records, pending_judge).await?, 0),
-        None => (0, pending_judge.len()),
+    let (judged, unjudged, judge_failures) = match options.judge {
+        Some(judge) => {
+            let (judged, failures) = judge_all(judge, &mut records, pending_judge).await?;
+            (judged, 0, failures)
+        }
+        None => (0, pending_judge.len(), 0),
     };
     let summary = Summary::from_records(&spec.benchmark, &records, &spec.pass_at_k)?;
     Ok(RunReport {
@@ -164,22 +209,64 @@ pub async fn run_benchmark(
         summary,
         judged,
         unjudged,
+        judge_failures,
+        resumed,
         wall_seconds: start.elapsed().as_secs_f64(),
         records,
     })
 }
 
+/// The journal's records of questions of `tasks` that have all their samples there.
+fn finished_questions(
+    journal: &[QuestionRecord],
+    tasks: &[Task],
+    samples: usize,
+) -> Vec<QuestionRecord> {
+    tasks
+        .iter()
+        .flat_map(|t| {
+            let mine: Vec<_> = journal.iter().filter(|r| r.id == t.id).cloned().collect();
+            let complete = (0..samples).all(|s| mine.iter().any(|r| r.sample == s));
+            let mut mine: Vec<_> = if complete { mine } else { Vec::new() };
+            mine.sort_by_key(|r| r.sample);
+            mine.dedup_by_key(|r| r.sample);
+            mine
+        })
+        .collect()
+}
+
+/// Appends records to the journal and syncs them to disk.
+fn append_records(path: &Path, records: &[QuestionRecord]) -> Result<()> {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    for r in records {
+        let line =
+            serde_json::to_string(r).map_err(|e| Error::Config(format!("record {}: {e}", r.id)))?;
+        writeln!(out, "{line}").map_err(|e| Error::io(path, e))?;
+    }
+    let file = out
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    file.sync_data().map_err(|e| Error::io(path, e))
+}
+
 /// Asks the judge about each pending record (a few requests in flight at once) and stores the
-/// verdicts; a judge that keeps failing fails the run rather than scoring silently.
+/// verdicts. Returns (judged, failed): a request that fails after its retries leaves the
+/// record's string verdict in place and is counted, so a flaky judge does not lose the run.
 async fn judge_all(
     judge: &JudgeClient,
     records: &mut [QuestionRecord],
     pending: Vec<(usize, String)>,
-) -> Result<usize> {
+) -> Result<(usize, usize)> {
     const IN_FLIGHT: usize = 8;
     let mut set = tokio::task::JoinSet::new();
     let mut queue = pending.into_iter();
-    let mut judged = 0;
+    let (mut judged, mut failed) = (0, 0);
     loop {
         while set.len() < IN_FLIGHT {
             let Some((index, predicted)) = queue.next() else {
@@ -196,12 +283,20 @@ async fn judge_all(
             break;
         };
         let (index, verdict) = done.map_err(|e| Error::Judge(format!("judge task: {e}")))?;
-        let correct = verdict? == Verdict::Correct;
-        records[index].judge = Some(correct);
-        records[index].correct = correct;
-        judged += 1;
+        match verdict {
+            Ok(v) => {
+                let correct = v == Verdict::Correct;
+                records[index].judge = Some(correct);
+                records[index].correct = correct;
+                judged += 1;
+            }
+            Err(e) => {
+                tracing::warn!(id = %records[index].id, error = %e, "judge failed; string verdict kept");
+                failed += 1;
+            }
+        }
     }
-    Ok(judged)
+    Ok((judged, failed))
 }
 
 /// Writes a run folder: `records.jsonl` (one line per question and sample), `summary.json` and
@@ -232,6 +327,18 @@ pub fn write_report(dir: &Path, report: &RunReport) -> Result<()> {
         report.wall_seconds,
         report.judged,
     );
+    if report.judge_failures > 0 {
+        md.push_str(&format!(
+            "* **{} judge request(s) failed after retries**: those responses keep their string verdict\n",
+            report.judge_failures
+        ));
+    }
+    if report.resumed > 0 {
+        md.push_str(&format!(
+            "* {} question(s) resumed from the journal of an interrupted run\n",
+            report.resumed
+        ));
+    }
     if report.unjudged > 0 {
         md.push_str(&format!(
             "* **{} response(s) needed the LLM judge but no judge was given** (--judge-url): \
