@@ -61,3 +61,21 @@ impl ChatMessage {
         Self::new(Role::Assistant, content)
     }
 }
+
+/// Renders messages in the ChatML format (Qwen2.5, the paper's models, and the byte-level
+/// tokenizer of tiny models): `<|im_start|>{role}\n{content}<|im_end|>\n` per message, then an
+/// opened assistant turn when `add_generation_prompt`.
+pub fn render_chatml(messages: &[ChatMessage], add_generation_prompt: bool) -> String {
+    let mut text = String::new();
+    for m in messages {
+        text.push_str(&format!(
+            "<|im_start|>{}\n{}<|im_end|>\n",
+            m.role.as_str(),
+            m.content
+        ));
+    }
+    if add_generation_prompt {
+        text.push_str("<|im_start|>assistant\n");
+    }
+    text
+}

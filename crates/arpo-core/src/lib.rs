@@ -14,7 +14,7 @@ mod tokenizer;
 mod tool;
 pub mod tree;
 
-pub use chat::{ChatMessage, Role};
+pub use chat::{render_chatml, ChatMessage, Role};
 pub use error::{Error, Result};
 pub use policy::Policy;
 pub use reward::{Reward, RewardOutcome};

@@ -7,6 +7,7 @@
 //! crate; [`harness::CompletionsAgent`] talks to an OpenAI-compatible server).
 #![deny(missing_docs)]
 
+mod api;
 pub mod data;
 mod error;
 pub mod harness;
@@ -18,6 +19,7 @@ pub mod scoring;
 pub mod summary;
 pub mod synthetic;
 
+pub use api::EndpointConfig;
 pub use data::{load_by_name, load_verl_parquet, Benchmark, BenchmarkInfo, Metric, RlData};
 pub use error::{Error, Result};
 pub use harness::{

@@ -38,6 +38,15 @@ impl Tool for FakePython {
     }
 }
 
+/// The spec's tool runner with the fake interpreter.
+fn python_runner(spec: &EvalSpec) -> Arc<arpo_tools::ToolRunner> {
+    let python: Arc<dyn Tool> = Arc::new(FakePython);
+    Arc::new(
+        spec.tool_runner(Some(python), None)
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
 fn completion(text: &str, tokens: usize) -> Reply {
     Reply::Status(
         200,
@@ -67,12 +76,10 @@ fn scripted_model(_: usize, body: &str) -> Reply {
 }
 
 fn agent(url: &str) -> CompletionsAgent {
-    let config = CompletionsConfig {
-        timeout: Duration::from_secs(10),
-        backoff: Duration::from_millis(10),
-        concurrency: 3,
-        ..CompletionsConfig::new(url, "policy-model")
-    };
+    let mut config = CompletionsConfig::new(url, "policy-model");
+    config.endpoint.timeout = Duration::from_secs(10);
+    config.endpoint.backoff = Duration::from_millis(10);
+    config.concurrency = 3;
     CompletionsAgent::new(config, chatml()).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -112,11 +119,7 @@ async fn tool_calling_run_against_a_completions_server() {
     let (url, seen) = serve(scripted_model).await;
     let mut spec = EvalSpec::paper(Benchmark::Gsm8k);
     spec.samples = 2;
-    let python: Arc<dyn Tool> = Arc::new(FakePython);
-    let runner = Arc::new(
-        spec.tool_runner(Some(python), None)
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
+    let runner = python_runner(&spec);
     let mut lines = Vec::new();
     let report = run_benchmark(
         &agent(&url),
@@ -370,11 +373,7 @@ async fn an_interrupted_run_resumes_from_its_journal() {
     let (url, seen) = serve(scripted_model).await;
     let mut spec = EvalSpec::paper(Benchmark::Gsm8k);
     spec.samples = 2;
-    let python: Arc<dyn Tool> = Arc::new(FakePython);
-    let runner = Arc::new(
-        spec.tool_runner(Some(python), None)
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
+    let runner = python_runner(&spec);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let journal = dir.path().join("journal.jsonl");
     let opts = RunOptions {

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Agent, Decoding, Trajectory};
+use crate::api::{ApiClient, EndpointConfig};
 use crate::{Error, Result};
 
 /// Renders a chat prompt into the text the server continues (ending with the opened assistant
@@ -28,61 +29,28 @@ pub type PromptRenderer = Arc<dyn Fn(&[ChatMessage]) -> Result<String> + Send + 
 
 /// The ChatML template (Qwen2.5, the paper's models), for servers whose tokenizer is not at hand.
 pub fn chatml() -> PromptRenderer {
-    Arc::new(|messages: &[ChatMessage]| {
-        let mut text = String::new();
-        for m in messages {
-            text.push_str(&format!(
-                "<|im_start|>{}\n{}<|im_end|>\n",
-                m.role.as_str(),
-                m.content
-            ));
-        }
-        text.push_str("<|im_start|>assistant\n");
-        Ok(text)
-    })
+    Arc::new(|messages: &[ChatMessage]| Ok(arpo_core::render_chatml(messages, true)))
 }
 
 /// Where and how to reach the server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompletionsConfig {
-    /// Base URL (`http://localhost:8000/v1`) or the full `/completions` URL.
-    pub url: String,
-    /// Model name sent in each request.
-    pub model: String,
-    /// Environment variable holding the API key (bearer token); unset or empty: no key.
-    pub api_key_env: String,
-    /// Limit for one request.
-    pub timeout: Duration,
-    /// Attempts per request (at least 1); 429, 5xx, transport errors and malformed replies are
-    /// retried with doubling waits.
-    pub max_attempts: u32,
-    /// Wait before the second attempt.
-    pub backoff: Duration,
+    /// URL (base, or the full `/completions` URL), model name, key, timeout and retries.
+    pub endpoint: EndpointConfig,
     /// Trajectories in flight at once (the server batches them).
     pub concurrency: usize,
 }
 
 impl CompletionsConfig {
-    /// Defaults: key from `OPENAI_API_KEY`, 600 s per request, 3 attempts, 1 s backoff,
-    /// 32 trajectories in flight.
+    /// Defaults: key from `OPENAI_API_KEY`, 600 s per request (a long completion), 3 attempts,
+    /// 1 s backoff, 32 trajectories in flight.
     pub fn new(url: impl Into<String>, model: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
-            model: model.into(),
-            api_key_env: "OPENAI_API_KEY".into(),
-            timeout: Duration::from_secs(600),
-            max_attempts: 3,
-            backoff: Duration::from_secs(1),
+            endpoint: EndpointConfig {
+                timeout: Duration::from_secs(600),
+                ..EndpointConfig::new(url, model)
+            },
             concurrency: 32,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        let base = self.url.trim_end_matches('/');
-        if base.ends_with("/completions") {
-            base.to_string()
-        } else {
-            format!("{base}/completions")
         }
     }
 }
@@ -90,9 +58,7 @@ impl CompletionsConfig {
 /// The completions-server agent.
 pub struct CompletionsAgent {
     config: CompletionsConfig,
-    endpoint: String,
-    key: Option<String>,
-    http: reqwest::Client,
+    api: ApiClient,
     render: PromptRenderer,
 }
 
@@ -106,24 +72,18 @@ struct Completion {
 impl CompletionsAgent {
     /// Builds the client; the API key is read from the environment now.
     pub fn new(config: CompletionsConfig, render: PromptRenderer) -> Result<Self> {
-        if config.max_attempts == 0 || config.concurrency == 0 {
+        if config.concurrency == 0 {
             return Err(Error::Config(
-                "completions server: max_attempts and concurrency must be at least 1".into(),
+                "completions server: concurrency must be at least 1".into(),
             ));
         }
-        let key = std::env::var(&config.api_key_env)
-            .ok()
-            .filter(|k| !k.is_empty());
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?;
+        let api = config
+            .endpoint
+            .client("/completions")
+            .map_err(Error::Config)?;
         Ok(Self {
-            endpoint: config.endpoint(),
             config,
-            key,
-            http,
+            api,
             render,
         })
     }
@@ -195,7 +155,7 @@ impl CompletionsAgent {
         seed: u64,
     ) -> serde_json::Value {
         json!({
-            "model": self.config.model,
+            "model": self.config.endpoint.model,
             "prompt": prompt,
             "max_tokens": max_tokens,
             "temperature": d.temperature,
@@ -209,68 +169,26 @@ impl CompletionsAgent {
     }
 
     async fn complete(&self, body: &serde_json::Value) -> Result<Completion> {
-        let mut wait = self.config.backoff;
-        let mut last = String::new();
-        for attempt in 1..=self.config.max_attempts {
-            match self.attempt(body).await {
-                Ok(c) => return Ok(c),
-                Err((false, m)) => return Err(Error::Agent(format!("{}: {m}", self.endpoint))),
-                Err((true, m)) => {
-                    tracing::warn!(endpoint = %self.endpoint, attempt, error = %m, "completion failed");
-                    last = m;
-                }
-            }
-            if attempt < self.config.max_attempts {
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2);
-            }
-        }
-        Err(Error::Agent(format!(
-            "{}: gave up after {} attempts: {last}",
-            self.endpoint, self.config.max_attempts
-        )))
-    }
-
-    /// One request; the error says whether it is worth retrying.
-    async fn attempt(
-        &self,
-        body: &serde_json::Value,
-    ) -> std::result::Result<Completion, (bool, String)> {
-        let mut req = self.http.post(&self.endpoint).json(body);
-        if let Some(key) = &self.key {
-            req = req.bearer_auth(key);
-        }
-        let resp = req
-            .send()
+        self.api
+            .post(body, |text| {
+                let reply: Reply =
+                    serde_json::from_str(text).map_err(|e| format!("malformed reply ({e})"))?;
+                let choice = reply
+                    .choices
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| "reply without choices".to_string())?;
+                Ok(Completion {
+                    // Without usage, count roughly (4 bytes a token) rather than not at all.
+                    tokens: reply
+                        .usage
+                        .map_or(choice.text.len().div_ceil(4), |u| u.completion_tokens),
+                    finish_reason: choice.finish_reason.unwrap_or_default(),
+                    text: choice.text,
+                })
+            })
             .await
-            .map_err(|e| (true, format!("request: {e}")))?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| (true, format!("reading the reply: {e}")))?;
-        let snippet: String = text.chars().take(200).collect();
-        if status.as_u16() == 429 || status.is_server_error() {
-            return Err((true, format!("HTTP {status}: {snippet}")));
-        }
-        if !status.is_success() {
-            return Err((false, format!("HTTP {status}: {snippet}")));
-        }
-        let reply: Reply = serde_json::from_str(&text)
-            .map_err(|e| (true, format!("malformed reply ({e}): {snippet}")))?;
-        let choice = reply
-            .choices
-            .into_iter()
-            .next()
-            .ok_or_else(|| (true, format!("reply without choices: {snippet}")))?;
-        Ok(Completion {
-            // Without usage, count roughly (4 bytes a token) rather than not at all.
-            tokens: reply
-                .usage
-                .map_or(choice.text.len().div_ceil(4), |u| u.completion_tokens),
-            finish_reason: choice.finish_reason.unwrap_or_default(),
-            text: choice.text,
-        })
+            .map_err(Error::Agent)
     }
 }
 
@@ -294,7 +212,7 @@ fn unclosed_tool_tag(response: &str, runner: &ToolRunner) -> Option<String> {
 #[async_trait(?Send)]
 impl Agent for CompletionsAgent {
     fn describe(&self) -> String {
-        format!("{} at {}", self.config.model, self.endpoint)
+        format!("{} at {}", self.config.endpoint.model, self.api.endpoint())
     }
 
     async fn answer(

@@ -157,18 +157,7 @@ impl arpo_core::Tokenizer for ByteTokenizer {
         messages: &[ChatMessage],
         add_generation_prompt: bool,
     ) -> arpo_core::Result<String> {
-        let mut text = String::new();
-        for m in messages {
-            text.push_str(&format!(
-                "<|im_start|>{}\n{}<|im_end|>\n",
-                m.role.as_str(),
-                m.content
-            ));
-        }
-        if add_generation_prompt {
-            text.push_str("<|im_start|>assistant\n");
-        }
-        Ok(text)
+        Ok(arpo_core::render_chatml(messages, add_generation_prompt))
     }
 }
 
