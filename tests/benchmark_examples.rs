@@ -125,3 +125,77 @@ async fn missing_data_and_missing_tools_are_explained() {
         "{err}"
     );
 }
+
+/// The mock OpenAI-compatible server of arpo-eval's tests, shared rather than copied.
+#[path = "../crates/arpo-eval/tests/common/mock_server.rs"]
+mod mock_server;
+
+/// `--server`: the CLI's completions-server path end to end with the real sandboxed Python tool.
+/// The scripted server model writes `print(18)`, then answers with whatever the tool printed, so
+/// the first GSM8K question (gold 18) is right and the second (gold 3) wrong — which only happens
+/// if the tool really ran and its output went back to the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_example_runs_the_agent_loop_with_real_tools() {
+    let (url, seen) = mock_server::serve(|_, body| {
+        let body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let prompt = body["prompt"].as_str().unwrap_or_default();
+        let (text, tokens) = match prompt.rsplit_once("<result>\n") {
+            Some((_, tail)) => (
+                format!(
+                    " <answer> \\boxed{{{}}} </answer>",
+                    tail.split('\n').next().unwrap_or_default()
+                ),
+                9,
+            ),
+            None => ("<think> compute </think> <python>print(18)".to_string(), 11),
+        };
+        mock_server::Reply::Status(
+            200,
+            serde_json::json!({
+                "choices": [{"text": text, "finish_reason": "stop"}],
+                "usage": {"completion_tokens": tokens},
+            })
+            .to_string(),
+        )
+    })
+    .await;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = repo().join("crates/arpo-eval/tests/fixtures/benchmarks/gsm8k/test.jsonl");
+    let out = tmp.path().join("runs");
+    let args = [
+        "example",
+        "--server",
+        url.as_str(),
+        "--server-model",
+        "served-model",
+        "--data",
+        data.to_str().unwrap_or_default(),
+        "--limit",
+        "2",
+        "--out",
+        out.to_str().unwrap_or_default(),
+    ];
+    let report = run_cli(Benchmark::Gsm8k, args)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let verdicts: Vec<bool> = report.records.iter().map(|r| r.correct).collect();
+    assert_eq!(verdicts, vec![true, false]);
+    for r in &report.records {
+        assert_eq!(r.answer.as_deref(), Some("18"));
+        assert_eq!(r.tool_calls.get("python"), Some(&1));
+        assert_eq!(r.tokens, 20);
+    }
+    assert!(
+        report.agent.starts_with("served-model at http://"),
+        "{}",
+        report.agent
+    );
+    let seen = seen.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 4);
+    let first: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap_or_default();
+    assert_eq!(first["model"], "served-model");
+    assert!(first["prompt"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("<|im_start|>system\nYou are a helpful assistant")));
+    assert!(out.join("gsm8k/served-model-seed0/records.jsonl").is_file());
+}
