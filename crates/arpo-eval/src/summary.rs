@@ -91,6 +91,13 @@ pub struct Summary {
     pub em: f64,
     /// Unbiased pass@k for each requested k not above the fewest samples of a question.
     pub pass_at_k: Vec<(usize, f64)>,
+    /// Accuracy of each run: run `s` is the `s`-th sample of every question (the paper reports
+    /// the mean of 5 such runs).
+    #[serde(default)]
+    pub run_accuracy: Vec<f64>,
+    /// Sample standard deviation of `run_accuracy` (0 for a single run).
+    #[serde(default)]
+    pub run_accuracy_std: f64,
     /// Mean tool calls per record.
     pub tool_calls: f64,
     /// Mean generated tokens per record.
@@ -128,6 +135,20 @@ impl Summary {
             .filter(|&&k| k >= 1 && k <= fewest)
             .map(|&k| mean_pass_at_k(&counts, k).map(|p| (k, p)))
             .collect::<Result<Vec<_>>>()?;
+        let runs = records.iter().map(|r| r.sample + 1).max().unwrap_or(0);
+        let run_accuracy: Vec<f64> = (0..runs)
+            .map(|s| {
+                let run: Vec<_> = records.iter().filter(|r| r.sample == s).collect();
+                run.iter().filter(|r| r.correct).count() as f64 / run.len().max(1) as f64
+            })
+            .collect();
+        let run_accuracy_std = if runs > 1 {
+            let mean = run_accuracy.iter().sum::<f64>() / runs as f64;
+            (run_accuracy.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (runs - 1) as f64)
+                .sqrt()
+        } else {
+            0.0
+        };
         let total_tokens: usize = records.iter().map(|r| r.tokens).sum();
         let total_seconds: f64 = records.iter().map(|r| r.seconds).sum();
         Ok(Summary {
@@ -138,6 +159,8 @@ impl Summary {
             mean_f1: mean(&|r| r.f1),
             em: mean(&|r| f64::from(u8::from(r.em))),
             pass_at_k,
+            run_accuracy,
+            run_accuracy_std,
             tool_calls: mean(&|r| r.tool_calls.values().sum::<usize>() as f64),
             tokens: mean(&|r| r.tokens as f64),
             seconds: mean(&|r| r.seconds),

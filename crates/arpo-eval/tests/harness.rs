@@ -191,6 +191,10 @@ async fn tool_calling_run_against_a_completions_server() {
     assert_eq!(back, report.records);
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap_or_default();
     assert!(md.contains("| gsm8k | 2 | 4 | 50.0 |"), "{md}");
+    assert!(
+        md.contains("accuracy of each run (sample index): 50.0, 50.0 — mean 50.0 ± 0.0"),
+        "{md}"
+    );
     let json = std::fs::read_to_string(dir.path().join("summary.json")).unwrap_or_default();
     assert!(json.contains("\"accuracy\": 0.5"), "{json}");
 }

@@ -60,6 +60,9 @@ fn aggregates_by_hand() {
     assert!((s.pass_at_k[0].1 - 0.5).abs() < 1e-12);
     assert!((s.pass_at_k[1].1 - 5.0 / 6.0).abs() < 1e-12);
     assert!((s.pass_at_k[2].1 - 1.0).abs() < 1e-12);
+    // Runs by sample index: (q1 right, q2 wrong), (both right), (both wrong); sd of 0.5, 1, 0.
+    assert_eq!(s.run_accuracy, vec![0.5, 1.0, 0.0]);
+    assert!((s.run_accuracy_std - 0.5).abs() < 1e-12);
     assert!((s.tool_calls - 1.0).abs() < 1e-12);
     assert!((s.tokens - 150.0).abs() < 1e-12);
     assert!((s.seconds - 1.5).abs() < 1e-12);

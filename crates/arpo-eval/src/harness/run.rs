@@ -327,6 +327,16 @@ pub fn write_report(dir: &Path, report: &RunReport) -> Result<()> {
         report.wall_seconds,
         report.judged,
     );
+    let runs = &report.summary.run_accuracy;
+    if runs.len() > 1 {
+        let each: Vec<String> = runs.iter().map(|a| format!("{:.1}", 100.0 * a)).collect();
+        md.push_str(&format!(
+            "* accuracy of each run (sample index): {} — mean {:.1} ± {:.1} (sd over runs)\n",
+            each.join(", "),
+            100.0 * report.summary.accuracy,
+            100.0 * report.summary.run_accuracy_std
+        ));
+    }
     if report.judge_failures > 0 {
         md.push_str(&format!(
             "* **{} judge request(s) failed after retries**: those responses keep their string verdict\n",
