@@ -2,10 +2,8 @@
 //! training (trajectory mode, `samples` leaves per question, all questions of a chunk decoded as
 //! one batch).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arpo_core::tree::Origin;
 use arpo_core::{ChatMessage, Policy, Tokenizer};
 use arpo_eval::harness::{Agent, Decoding, Trajectory};
 use arpo_model::SamplingConfig;
@@ -84,23 +82,7 @@ impl<B: Backend, P: Policy<B>> Agent for PolicyAgent<'_, B, P> {
             .iter()
             .map(|tree| {
                 (0..tree.leaves.len())
-                    .map(|leaf| {
-                        let segments = tree.leaf_segments(leaf);
-                        let mut tool_calls = BTreeMap::new();
-                        for call in segments.iter().filter_map(|s| s.tool_call.as_ref()) {
-                            *tool_calls.entry(call.tool.clone()).or_insert(0) += 1;
-                        }
-                        Trajectory {
-                            response: tree.response_text(leaf),
-                            tool_calls,
-                            generated_tokens: segments
-                                .iter()
-                                .filter(|s| s.origin == Origin::Model)
-                                .map(|s| s.tokens.len())
-                                .sum(),
-                            seconds: share,
-                        }
-                    })
+                    .map(|leaf| Trajectory::from_leaf(tree, leaf, share))
                     .collect()
             })
             .collect())

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use arpo_core::{Tokenizer, Tool};
 use arpo_eval::harness::{
-    chatml, run_benchmark, write_report, Agent, CompletionsAgent, CompletionsConfig, EvalSpec,
-    Progress, PromptRenderer, RunOptions, RunReport, ToolLimits,
+    chatml, run_benchmark, write_report, CompletionsAgent, CompletionsConfig, EvalSpec, Progress,
+    PromptRenderer, RunOptions, RunReport, ToolLimits,
 };
 use arpo_eval::judge::{JudgeClient, JudgeConfig};
 use arpo_eval::Benchmark;
@@ -205,7 +205,7 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
             let mut config = CompletionsConfig::new(url, &args.server_model);
             config.concurrency = args.concurrency;
             let agent = CompletionsAgent::new(config, render)?;
-            evaluate(&agent, &tasks, &runner, &options, &mut on_progress).await?
+            run_benchmark(&agent, &tasks, &runner, &options, &mut on_progress).await?
         }
         None => {
             let device = Default::default();
@@ -235,7 +235,7 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
                 max_batch_rows: None,
                 backend: std::marker::PhantomData,
             };
-            evaluate(&agent, &tasks, &runner, &options, &mut on_progress).await?
+            run_benchmark(&agent, &tasks, &runner, &options, &mut on_progress).await?
         }
     };
     bar.finish_and_clear();
@@ -257,16 +257,6 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
         );
     }
     Ok(report)
-}
-
-async fn evaluate(
-    agent: &dyn Agent,
-    tasks: &[arpo_core::Task],
-    runner: &Arc<arpo_tools::ToolRunner>,
-    options: &RunOptions<'_>,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<RunReport> {
-    Ok(run_benchmark(agent, tasks, runner, options, progress).await?)
 }
 
 /// The data file: `--data`, else the default layout below `$ARPO_BENCHMARKS` or

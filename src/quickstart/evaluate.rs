@@ -6,11 +6,10 @@
 //! results, which a penalty on already-seen tokens would punish. Greedy decoding makes a tiny
 //! model loop on tool calls.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arpo_core::{Reward, Task, Tokenizer};
-use arpo_eval::QuestionRecord;
+use arpo_eval::{QuestionRecord, Trajectory};
 use arpo_model::{CausalLm, SamplingConfig};
 use arpo_rollout::{rollout, RolloutConfig, RolloutInput, RolloutMode};
 use arpo_tools::ToolRunner;
@@ -72,19 +71,9 @@ pub async fn evaluate<B: Backend>(
     let mut records = Vec::with_capacity(tasks.len());
     let mut format_errors = 0;
     for (tree, task) in out.trees.iter().zip(tasks) {
-        let response = tree.response_text(0);
-        let outcome = reward.score(task, &response);
+        let trajectory = Trajectory::from_leaf(tree, 0, per_question);
+        let outcome = reward.score(task, &trajectory.response);
         format_errors += usize::from(!outcome.format_ok);
-        let segments = tree.leaf_segments(0);
-        let mut tool_calls = BTreeMap::new();
-        for call in segments.iter().filter_map(|s| s.tool_call.as_ref()) {
-            *tool_calls.entry(call.tool.clone()).or_insert(0) += 1;
-        }
-        let generated = segments
-            .iter()
-            .filter(|s| s.origin == arpo_core::tree::Origin::Model)
-            .map(|s| s.tokens.len())
-            .sum();
         records.push(QuestionRecord {
             benchmark: task.benchmark.clone(),
             id: task.id.clone(),
@@ -96,10 +85,10 @@ pub async fn evaluate<B: Backend>(
             f1: if outcome.correct { 1.0 } else { 0.0 },
             em: outcome.correct,
             judge: None,
-            tool_calls,
-            tokens: generated,
-            seconds: per_question,
-            response: Some(response),
+            tool_calls: trajectory.tool_calls,
+            tokens: trajectory.generated_tokens,
+            seconds: trajectory.seconds,
+            response: Some(trajectory.response),
         });
     }
     let n = records.len().max(1) as f64;

@@ -48,8 +48,18 @@ pub struct QuestionRecord {
 
 /// Writes records as JSON lines.
 pub fn write_records(path: &Path, records: &[QuestionRecord]) -> Result<()> {
-    let mut out =
-        std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?);
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    write_lines(path, &file, records)
+}
+
+/// Writes records as JSON lines to `file` (opened from `path`, named in errors), buffered and
+/// flushed.
+pub(crate) fn write_lines(
+    path: &Path,
+    file: &std::fs::File,
+    records: &[QuestionRecord],
+) -> Result<()> {
+    let mut out = std::io::BufWriter::new(file);
     for r in records {
         let line =
             serde_json::to_string(r).map_err(|e| Error::Config(format!("record {}: {e}", r.id)))?;

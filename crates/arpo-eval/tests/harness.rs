@@ -13,7 +13,7 @@ use std::time::Duration;
 use arpo_core::{Domain, Task, Tool, ToolError};
 use arpo_eval::harness::{
     chatml, run_benchmark, system_prompt, write_report, CompletionsAgent, CompletionsConfig,
-    EvalSpec, RunOptions, ToolLimits,
+    EvalSpec, RunOptions, RunReport, ToolLimits,
 };
 use arpo_eval::judge::{JudgeClient, JudgeConfig};
 use arpo_eval::summary::read_records;
@@ -235,15 +235,7 @@ async fn judged_benchmark_asks_the_judge_only_when_strings_disagree() {
     assert_eq!((report.judged, report.unjudged), (0, 1));
     assert_eq!(report.summary.accuracy, 0.5);
 
-    let judge =
-        JudgeClient::new(JudgeConfig::new(&judge_url, "judge")).unwrap_or_else(|e| panic!("{e}"));
-    let opts = RunOptions {
-        judge: Some(&judge),
-        ..options(&spec)
-    };
-    let report = run_benchmark(&agent(&url), &tasks, &runner, &opts, &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = run_judged(&url, &judge_url, &tasks, &spec).await;
     assert_eq!((report.judged, report.unjudged), (1, 0));
     assert_eq!(report.summary.accuracy, 1.0);
     let p = report
@@ -267,6 +259,23 @@ async fn judged_benchmark_asks_the_judge_only_when_strings_disagree() {
         "{}",
         asked[0].body
     );
+}
+
+/// A run of `spec` without tools against the agent at `url`, judged by the judge at `judge_url`.
+async fn run_judged(url: &str, judge_url: &str, tasks: &[Task], spec: &EvalSpec) -> RunReport {
+    let runner = Arc::new(
+        spec.tool_runner(None, None)
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let judge =
+        JudgeClient::new(JudgeConfig::new(judge_url, "judge")).unwrap_or_else(|e| panic!("{e}"));
+    let opts = RunOptions {
+        judge: Some(&judge),
+        ..options(spec)
+    };
+    run_benchmark(&agent(url), tasks, &runner, &opts, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn chat_completion(answer: &str) -> Reply {
@@ -442,10 +451,6 @@ async fn a_failing_judge_keeps_the_string_verdicts() {
     let (url, _) = serve(|_, _| chat_completion("Lutetia")).await;
     let (judge_url, _) = serve(|_, _| Reply::Status(401, "{\"error\": \"bad key\"}".into())).await;
     let spec = EvalSpec::paper(Benchmark::Gaia).with_tools(ToolLimits::NONE);
-    let runner = Arc::new(
-        spec.tool_runner(None, None)
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
     let tasks = vec![Task::new(
         "p",
         "gaia",
@@ -453,15 +458,7 @@ async fn a_failing_judge_keeps_the_string_verdicts() {
         "Capital of France?",
         vec!["Paris".into()],
     )];
-    let judge =
-        JudgeClient::new(JudgeConfig::new(&judge_url, "judge")).unwrap_or_else(|e| panic!("{e}"));
-    let opts = RunOptions {
-        judge: Some(&judge),
-        ..options(&spec)
-    };
-    let report = run_benchmark(&agent(&url), &tasks, &runner, &opts, &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = run_judged(&url, &judge_url, &tasks, &spec).await;
     assert_eq!((report.judged, report.judge_failures), (0, 1));
     assert_eq!(report.records[0].judge, None);
     assert!(!report.records[0].correct);

@@ -14,6 +14,7 @@ mod spec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arpo_core::tree::{Origin, RolloutTree};
 use arpo_core::ChatMessage;
 use arpo_tools::ToolRunner;
 use async_trait::async_trait;
@@ -38,6 +39,28 @@ pub struct Trajectory {
     /// Wall seconds spent on this trajectory; agents that decode many trajectories in one batch
     /// report the batch time divided by its trajectories.
     pub seconds: f64,
+}
+
+impl Trajectory {
+    /// The trajectory of one leaf of a rollout tree: its response text, tool calls by tool and
+    /// model-generated tokens; `seconds` is the leaf's share of the rollout time.
+    pub fn from_leaf(tree: &RolloutTree, leaf: usize, seconds: f64) -> Self {
+        let segments = tree.leaf_segments(leaf);
+        let mut tool_calls = BTreeMap::new();
+        for call in segments.iter().filter_map(|s| s.tool_call.as_ref()) {
+            *tool_calls.entry(call.tool.clone()).or_insert(0) += 1;
+        }
+        Self {
+            response: tree.response_text(leaf),
+            tool_calls,
+            generated_tokens: segments
+                .iter()
+                .filter(|s| s.origin == Origin::Model)
+                .map(|s| s.tokens.len())
+                .sum(),
+            seconds,
+        }
+    }
 }
 
 /// Something that answers chat prompts with tool-using trajectories.

@@ -2,6 +2,7 @@
 //! response is scored, the judge is asked where the metric needs it, and the records and summary
 //! are written to a run folder.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::score::{judge_input, score_response};
 use super::{Agent, EvalSpec};
 use crate::judge::{JudgeClient, Verdict};
-use crate::summary::{markdown_table, read_records, write_records, QuestionRecord, Summary};
+use crate::summary::{
+    markdown_table, read_records, write_lines, write_records, QuestionRecord, Summary,
+};
 use crate::{Error, Result};
 
 /// How a run is carried out besides the benchmark's own settings.
@@ -55,6 +58,16 @@ pub struct Progress {
     pub tokens: usize,
     /// Seconds since the run started.
     pub elapsed: f64,
+}
+
+impl Progress {
+    /// Adds one scored response to the running totals.
+    fn count(&mut self, record: &QuestionRecord) {
+        self.correct += usize::from(record.correct);
+        self.responses += 1;
+        self.tool_calls += record.tool_calls.values().sum::<usize>();
+        self.tokens += record.tokens;
+    }
 }
 
 /// The outcome of one run.
@@ -128,16 +141,14 @@ pub async fn run_benchmark(
                 pending_judge.push((records.len(), judge_input(&scored, response)));
             }
         }
-        state.correct += usize::from(r.correct);
-        state.responses += 1;
-        state.tool_calls += r.tool_calls.values().sum::<usize>();
-        state.tokens += r.tokens;
+        state.count(&r);
         records.push(r);
     }
     state.done = resumed;
+    let answered: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     let todo: Vec<Task> = tasks
         .iter()
-        .filter(|t| !records.iter().any(|r| r.id == t.id))
+        .filter(|t| !answered.contains(t.id.as_str()))
         .cloned()
         .collect();
     for (chunk_index, chunk) in todo.chunks(options.chunk.max(1)).enumerate() {
@@ -166,11 +177,7 @@ pub async fn run_benchmark(
                 if scored.needs_judge {
                     pending_judge.push((records.len(), judge_input(&scored, &t.response)));
                 }
-                state.correct += usize::from(scored.correct);
-                state.responses += 1;
-                state.tool_calls += t.tool_calls.values().sum::<usize>();
-                state.tokens += t.generated_tokens;
-                records.push(QuestionRecord {
+                let record = QuestionRecord {
                     benchmark: spec.benchmark.clone(),
                     id: task.id.clone(),
                     sample,
@@ -185,7 +192,9 @@ pub async fn run_benchmark(
                     tokens: t.generated_tokens,
                     seconds: t.seconds,
                     response: options.keep_responses.then_some(t.response),
-                });
+                };
+                state.count(&record);
+                records.push(record);
             }
         }
         if let Some(path) = options.journal {
@@ -237,21 +246,12 @@ fn finished_questions(
 
 /// Appends records to the journal and syncs them to disk.
 fn append_records(path: &Path, records: &[QuestionRecord]) -> Result<()> {
-    use std::io::Write;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    for r in records {
-        let line =
-            serde_json::to_string(r).map_err(|e| Error::Config(format!("record {}: {e}", r.id)))?;
-        writeln!(out, "{line}").map_err(|e| Error::io(path, e))?;
-    }
-    let file = out
-        .into_inner()
-        .map_err(|e| Error::io(path, e.into_error()))?;
+    write_lines(path, &file, records)?;
     file.sync_data().map_err(|e| Error::io(path, e))
 }
 
