@@ -80,8 +80,6 @@ pub struct OptimizerConfig {
     pub eps: f64,
     /// Clip the global gradient norm to this; `None`: no clipping.
     pub max_grad_norm: Option<f64>,
-    /// Micro-batches whose gradients are summed per optimiser step.
-    pub grad_accumulation: usize,
 }
 
 impl Default for OptimizerConfig {
@@ -93,7 +91,6 @@ impl Default for OptimizerConfig {
             beta2: 0.999,
             eps: 1e-8,
             max_grad_norm: Some(1.0),
-            grad_accumulation: 1,
         }
     }
 }

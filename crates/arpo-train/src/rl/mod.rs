@@ -148,13 +148,6 @@ fn check_settings(ctx: &RlContext, has_reference: bool) -> Result<()> {
             "loss.kl is set but no reference model was given to run_rl / rl_step".into(),
         ));
     }
-    let legacy = ctx.train.optimizer.grad_accumulation;
-    if legacy != 1 {
-        return Err(Error::Usage(format!(
-            "optimizer.grad_accumulation = {legacy} is not read by the RL loop; set \
-             ppo.grad_accum instead (and leave optimizer.grad_accumulation at 1)"
-        )));
-    }
     let ppo = &ctx.train.ppo;
     for (name, v) in [
         ("ppo.batch_prompts", ppo.batch_prompts),
