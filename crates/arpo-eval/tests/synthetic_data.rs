@@ -10,16 +10,23 @@ use arpo_core::{Domain, Role};
 use arpo_eval::synthetic::{SyntheticConfig, SyntheticDataset, SYSTEM_PROMPT};
 
 fn generate(seed: u64) -> SyntheticDataset {
+    generate_with(seed, false)
+}
+
+fn generate_with(seed: u64, fact_documents: bool) -> SyntheticDataset {
     SyntheticDataset::generate(&SyntheticConfig {
         seed,
+        fact_documents,
         ..Default::default()
     })
     .expect("default config generates")
 }
 
-/// Facts read back from the corpus text: entity name → (attribute word → value).
+/// Facts read back from the corpus text: entity name → (attribute word → value). Entity
+/// documents state three facts each, fact documents one.
 fn facts_from_corpus(ds: &SyntheticDataset) -> BTreeMap<String, BTreeMap<&'static str, i64>> {
-    let mut out = BTreeMap::new();
+    let per_doc = if ds.config.fact_documents { 1 } else { 3 };
+    let mut out: BTreeMap<String, BTreeMap<&'static str, i64>> = BTreeMap::new();
     for doc in ds.corpus.iter().filter(|d| d.id.starts_with('e')) {
         let words: Vec<&str> = doc
             .text
@@ -46,8 +53,8 @@ fn facts_from_corpus(ds: &SyntheticDataset) -> BTreeMap<String, BTreeMap<&'stati
                 _ => None,
             };
         }
-        assert_eq!(facts.len(), 3, "three facts in {:?}", doc.text);
-        out.insert(words[0].to_string(), facts);
+        assert_eq!(facts.len(), per_doc, "facts in {:?}", doc.text);
+        out.entry(words[0].to_string()).or_default().extend(facts);
     }
     out
 }
@@ -111,10 +118,18 @@ fn recompute(
 
 #[test]
 fn golds_follow_from_the_corpus_text() {
-    for seed in [0, 1, 2] {
-        let ds = generate(seed);
+    for (seed, fact_documents) in [(0, false), (1, false), (2, false), (0, true), (3, true)] {
+        let ds = generate_with(seed, fact_documents);
         let facts = facts_from_corpus(&ds);
-        assert_eq!(facts.len(), ds.config.entities, "one document per entity");
+        assert_eq!(
+            facts.len(),
+            ds.config.entities,
+            "every entity in the corpus"
+        );
+        assert!(
+            facts.values().all(|f| f.len() == 3),
+            "three facts per entity"
+        );
         for task in ds.train_tasks().iter().chain(&ds.eval_tasks()) {
             let (gold, _) = recompute(&task.question, &facts);
             assert_eq!(task.answers, vec![gold.to_string()], "{}", task.question);
@@ -169,6 +184,53 @@ fn evaluation_entities_are_held_out() {
         .map(|t| t.id)
         .collect();
     assert_eq!(ids.len(), ds.train.len() + ds.eval.len());
+}
+
+#[test]
+fn rl_entities_are_apart_from_sft_and_evaluation() {
+    let ds = SyntheticDataset::generate(&SyntheticConfig {
+        seed: 6,
+        entities: 160,
+        rl_entity_fraction: 0.25,
+        rl_questions: 150,
+        fact_documents: true,
+        ..Default::default()
+    })
+    .expect("generate");
+    let facts = facts_from_corpus(&ds);
+    let names_in = |tasks: &[arpo_core::Task]| -> BTreeSet<String> {
+        tasks
+            .iter()
+            .flat_map(|t| {
+                // Golds of RL questions follow from the corpus text too.
+                let (gold, names) = recompute(&t.question, &facts);
+                assert_eq!(t.answers, vec![gold.to_string()], "{}", t.question);
+                names
+            })
+            .filter(|n| !n.is_empty())
+            .collect()
+    };
+    let rl_tasks = ds.rl_tasks();
+    assert_eq!(rl_tasks.len(), 150);
+    let rl = names_in(&rl_tasks);
+    let (train, eval) = (names_in(&ds.train_tasks()), names_in(&ds.eval_tasks()));
+    assert!(rl.is_disjoint(&train) && rl.is_disjoint(&eval));
+    assert!(rl.len() >= 20, "{} RL entities", rl.len());
+    // SFT never shows an RL entity; the corpus states every RL fact (RL needs the tools).
+    for demo in &ds.demonstrations {
+        let text = format!("{:?}", demo.segments);
+        assert!(rl.iter().all(|n| !text.contains(n.as_str())), "{text}");
+    }
+    let ids: BTreeSet<String> = rl_tasks.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(ids.len(), 150);
+    // Without the field, a configuration has no RL split (and the default draws are unchanged).
+    let json = serde_json::to_value(SyntheticConfig::default()).expect("json");
+    let mut old = json.as_object().expect("object").clone();
+    old.remove("rl_entity_fraction");
+    old.remove("rl_questions");
+    old.remove("fact_documents");
+    let old: SyntheticConfig = serde_json::from_value(old.into()).expect("older config loads");
+    assert_eq!(old, SyntheticConfig::default());
 }
 
 #[test]
@@ -249,6 +311,15 @@ fn same_seed_same_data_other_seed_other_facts() {
 /// `ARPO_BLESS=1 cargo test -p arpo-eval --test synthetic_data`.
 #[test]
 fn snapshot_of_seed_7() {
+    check_snapshot(false, "seed7_small.json");
+}
+
+#[test]
+fn snapshot_of_seed_7_with_one_document_per_fact() {
+    check_snapshot(true, "seed7_small_facts.json");
+}
+
+fn check_snapshot(fact_documents: bool, file: &str) {
     let config = SyntheticConfig {
         seed: 7,
         entities: 12,
@@ -256,12 +327,14 @@ fn snapshot_of_seed_7() {
         train_questions: 6,
         eval_questions: 3,
         eval_entity_fraction: 0.5,
+        fact_documents,
         ..Default::default()
     };
     let ds = SyntheticDataset::generate(&config).expect("small config");
     let got = serde_json::to_string_pretty(&ds).expect("json") + "\n";
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/synthetic/seed7_small.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/synthetic")
+        .join(file);
     if std::env::var_os("ARPO_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, &got).expect("write snapshot");
@@ -302,6 +375,12 @@ fn bad_configs_name_the_field() {
     })
     .contains("imperfect_fraction"));
     assert!(bad(SyntheticConfig { entities: 3, ..d() }).contains("entities"));
+    assert!(bad(SyntheticConfig {
+        rl_entity_fraction: 0.8,
+        rl_questions: 10,
+        ..d()
+    })
+    .contains("rl_entity_fraction"));
     assert!(bad(SyntheticConfig {
         operations: vec![],
         ..d()

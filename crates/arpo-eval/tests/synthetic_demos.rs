@@ -18,9 +18,10 @@ use arpo_tools::{
     SearchBackend, SearchConfig, SearchTool, ToolRunner, ToolSpec, TrajectoryToolState,
 };
 
-fn dataset(seed: u64) -> SyntheticDataset {
+fn dataset(seed: u64, fact_documents: bool) -> SyntheticDataset {
     SyntheticDataset::generate(&SyntheticConfig {
         seed,
+        fact_documents,
         train_questions: 120,
         eval_questions: 20,
         ..Default::default()
@@ -124,7 +125,16 @@ fn byte_tokens(text: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demonstrations_replay_through_the_real_tools() {
-    let ds = dataset(21);
+    replay_all(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demonstrations_replay_through_the_real_tools_with_one_document_per_fact() {
+    replay_all(true).await;
+}
+
+async fn replay_all(fact_documents: bool) {
+    let ds = dataset(21, fact_documents);
     let search = search_tool(&ds, SUGGESTED_TOP_K);
     let runner = runner(search.clone());
     let reward = ArpoReward::math();
@@ -203,7 +213,8 @@ fn check_flaw(
                 (count(DemoTool::Search), count(DemoTool::Python)),
                 (facts, 1)
             );
-            // The misread number is the other attribute's value, shown in the entity's result.
+            // The misread number is the other attribute's value, shown in the entity's result
+            // (with one document per fact: the result of a search for the wrong attribute).
             let value = ds
                 .entities
                 .iter()
@@ -245,9 +256,10 @@ async fn every_query_finds_its_entity_on_many_seeds() {
     // The query a perfect agent writes for each fact of every question, evaluation questions
     // included (never demonstrated), ranks the entity's document first, and the result shows
     // the value.
-    for seed in 0..8 {
+    for (seed, fact_documents) in (0..8).flat_map(|s| [(s, false), (s, true)]) {
         let ds = SyntheticDataset::generate(&SyntheticConfig {
             seed,
+            fact_documents,
             ..Default::default()
         })
         .expect("generate");
@@ -258,6 +270,15 @@ async fn every_query_finds_its_entity_on_many_seeds() {
                 let hits = search.retrieve(&query).await.expect("search");
                 assert_eq!(hits[0].id, f.doc_id, "seed {seed}: {query}");
                 assert!(hits[0].snippet.contains(&f.value.to_string()), "{query}");
+                if fact_documents {
+                    // The one number on the page is the value asked for.
+                    let numbers: Vec<&str> = hits[0]
+                        .snippet
+                        .split(|c: char| !c.is_ascii_digit())
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    assert_eq!(numbers, [f.value.to_string()], "{query}");
+                }
             }
         }
     }
@@ -265,7 +286,7 @@ async fn every_query_finds_its_entity_on_many_seeds() {
 
 #[tokio::test]
 async fn sharegpt_and_pairs() {
-    let ds = dataset(2);
+    let ds = dataset(2, false);
     let demo = ds
         .demonstrations
         .iter()
@@ -299,7 +320,7 @@ async fn sharegpt_and_pairs() {
 /// fit the tiny model's context. Prints the figures (`-- --nocapture`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lengths_in_byte_tokens() {
-    let ds = dataset(3);
+    let ds = dataset(3, false);
     for top_k in [1, 2] {
         let runner = runner(search_tool(&ds, top_k));
         let (mut prompt_max, mut resp_max, mut total_max, mut resp_sum, mut n) = (0, 0, 0, 0, 0);

@@ -229,6 +229,7 @@ pub(crate) fn draw_demonstration(
     prompt: Vec<ChatMessage>,
     entities: &[Entity],
     flaw: Option<FlawKind>,
+    fact_documents: bool,
 ) -> Demonstration {
     let plan = q.operation.plan(&q.facts);
     let values: Vec<i64> = q.facts.iter().map(|f| f.value).collect();
@@ -236,9 +237,9 @@ pub(crate) fn draw_demonstration(
     let mut segments = Vec::new();
     // The searches of the question's facts but `skip`, separated by the space that follows a
     // forced result.
-    let searches = |segments: &mut Vec<Segment>, skip: Option<usize>| {
+    let searches = |segments: &mut Vec<Segment>, facts: &[Fact], skip: Option<usize>| {
         let mut first = true;
-        for (i, f) in q.facts.iter().enumerate() {
+        for (i, f) in facts.iter().enumerate() {
             if Some(i) == skip {
                 continue;
             }
@@ -253,7 +254,7 @@ pub(crate) fn draw_demonstration(
     let built = match flaw {
         None => {
             segments.push(think(""));
-            searches(&mut segments, None);
+            searches(&mut segments, &q.facts, None);
             python_call(q.operation, &values).map(|(call, result)| {
                 segments.extend([Segment::Text(" ".into()), call, answer(result)]);
                 (None, result)
@@ -262,7 +263,7 @@ pub(crate) fn draw_demonstration(
         Some(FlawKind::SkipPython) => {
             let claimed = near_miss(draw, q.gold);
             segments.push(think(""));
-            searches(&mut segments, None);
+            searches(&mut segments, &q.facts, None);
             let expr = q.operation.python(&values);
             segments.push(Segment::Text(format!(
                 " <think> {expr} = {claimed}. </think>"
@@ -273,9 +274,8 @@ pub(crate) fn draw_demonstration(
         Some(FlawKind::WrongAttribute) => {
             let i = draw.index(q.facts.len());
             let fact = &q.facts[i];
-            let others: Vec<(Attribute, i64)> = entities
-                .iter()
-                .find(|e| e.name == fact.entity)
+            let entity = entities.iter().find(|e| e.name == fact.entity);
+            let others: Vec<(Attribute, i64)> = entity
                 .map(|e| {
                     e.values
                         .iter()
@@ -291,7 +291,14 @@ pub(crate) fn draw_demonstration(
             });
             choice.and_then(|(used, _)| {
                 segments.push(think(""));
-                searches(&mut segments, None);
+                // With one document per fact the other number is not on the asked fact's page:
+                // the mistake is then a search for the wrong attribute.
+                let mut searched = q.facts.clone();
+                if let (true, Some(e)) = (fact_documents, entity) {
+                    searched[i].attribute = used;
+                    searched[i].doc_id = e.fact_doc_id(used);
+                }
+                searches(&mut segments, &searched, None);
                 let (call, result) = python_call(q.operation, &misread)?;
                 segments.extend([Segment::Text(" ".into()), call, answer(result)]);
                 let entity = fact.entity.clone();
@@ -309,7 +316,7 @@ pub(crate) fn draw_demonstration(
             wrong.and_then(|_| {
                 let word = fact.attribute.query_word();
                 segments.push(think(&format!(" {} {word}: {invented}.", fact.entity)));
-                let searched = searches(&mut segments, Some(i));
+                let searched = searches(&mut segments, &q.facts, Some(i));
                 let (call, result) = python_call(q.operation, &made_up)?;
                 let sep = if searched { " " } else { "" };
                 segments.extend([Segment::Text(sep.into()), call, answer(result)]);

@@ -126,6 +126,9 @@ pub struct Entity {
     pub doc_id: String,
     /// True for entities reserved to evaluation questions.
     pub held_out: bool,
+    /// True for entities reserved to RL questions (never in SFT demonstrations nor evaluation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rl_only: bool,
 }
 
 impl Entity {
@@ -135,6 +138,28 @@ impl Entity {
             .iter()
             .find(|(a, _)| *a == attribute)
             .map(|&(_, v)| v)
+    }
+
+    /// The id of the one-fact document stating `attribute` (the fact-document layout).
+    pub fn fact_doc_id(&self, attribute: Attribute) -> String {
+        format!("{}-{}", self.doc_id, attribute.query_word())
+    }
+
+    /// The one-sentence document stating only `attribute`, with the attribute's query word
+    /// (so a query `name word` ranks it first among the entity's documents).
+    pub fn fact_text(&self, attribute: Attribute) -> String {
+        let n = &self.name;
+        let v = self.value(attribute).unwrap_or_default();
+        match attribute {
+            Attribute::Founded => format!("{n} was founded in {v}."),
+            Attribute::Population => format!("{n} has a population of {v}."),
+            Attribute::Elevation => format!("{n} lies at an elevation of {v} m."),
+            Attribute::Employees => format!("{n} has {v} employees."),
+            Attribute::Shops => format!("{n} runs {v} shops."),
+            Attribute::Born => format!("{n} was born in {v}."),
+            Attribute::Height => format!("{n} has a height of {v} cm."),
+            Attribute::Books => format!("{n} wrote {v} books."),
+        }
     }
 
     /// The plain-sentence text of its document.
@@ -192,6 +217,7 @@ pub(crate) fn draw_entity(draw: &mut Draw, name: String, kind: EntityKind, index
         values,
         doc_id: format!("e{index}"),
         held_out: false,
+        rl_only: false,
     }
 }
 

@@ -58,6 +58,15 @@ pub struct SyntheticConfig {
     pub entities: usize,
     /// Fraction of each kind's entities reserved to evaluation questions.
     pub eval_entity_fraction: f64,
+    /// Fraction of each kind's entities reserved to RL questions ([`SyntheticDataset::rl`]): RL
+    /// then practises lookups on names the SFT demonstrations never showed, as evaluation does,
+    /// instead of on names whose facts SFT may have memorised. A configuration without the field
+    /// had none.
+    #[serde(default)]
+    pub rl_entity_fraction: f64,
+    /// RL questions (on the RL entities; no demonstrations).
+    #[serde(default)]
+    pub rl_questions: usize,
     /// Distractor documents (each mentions a random entity).
     pub distractors: usize,
     /// Training questions (each gets one demonstration).
@@ -75,6 +84,12 @@ pub struct SyntheticConfig {
     /// of each SFT sequence.
     #[serde(default = "default_system_prompt")]
     pub system_prompt: bool,
+    /// Corpus layout: `false` (default), one document per entity stating all its attributes, so
+    /// reading a value means finding it among three numbers; `true`, one document per fact
+    /// (`e{i}-{query word}`), so a lookup returns the one number asked for. A configuration
+    /// without the field used entity documents.
+    #[serde(default)]
+    pub fact_documents: bool,
 }
 
 fn default_system_prompt() -> bool {
@@ -87,6 +102,8 @@ impl Default for SyntheticConfig {
             seed: 0,
             entities: 120,
             eval_entity_fraction: 0.25,
+            rl_entity_fraction: 0.0,
+            rl_questions: 0,
             distractors: 60,
             train_questions: 400,
             eval_questions: 100,
@@ -94,6 +111,7 @@ impl Default for SyntheticConfig {
             imperfect_fraction: 0.3,
             flaws: FlawKind::ALL.to_vec(),
             system_prompt: true,
+            fact_documents: false,
         }
     }
 }
@@ -111,6 +129,9 @@ pub struct SyntheticDataset {
     pub train: Vec<SyntheticQuestion>,
     /// Evaluation questions (held-out entities only).
     pub eval: Vec<SyntheticQuestion>,
+    /// RL questions (RL entities only; empty unless `rl_questions` is set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rl: Vec<SyntheticQuestion>,
     /// One demonstration per training question, in the same order.
     pub demonstrations: Vec<Demonstration>,
 }
@@ -120,6 +141,7 @@ const FACTS: u64 = 0;
 const TRAIN: u64 = 1;
 const EVAL: u64 = 2;
 const DEMOS: u64 = 3;
+const RL: u64 = 4;
 
 impl SyntheticDataset {
     /// Generates the dataset. Errors ([`Error::Config`]) on a configuration that cannot be served:
@@ -144,27 +166,50 @@ impl SyntheticDataset {
                 .collect();
             draw.shuffle(&mut of_kind);
             let n = (of_kind.len() as f64 * config.eval_entity_fraction).round() as usize;
+            let n_rl = (of_kind.len() as f64 * config.rl_entity_fraction).round() as usize;
             for &i in of_kind.iter().take(n) {
                 entities[i].held_out = true;
             }
+            for &i in of_kind.iter().skip(n).take(n_rl) {
+                entities[i].rl_only = true;
+            }
         }
-        let mut corpus: Vec<CorpusDoc> = entities
-            .iter()
-            .map(|e| CorpusDoc {
-                id: e.doc_id.clone(),
-                title: e.name.clone(),
-                text: e.document_text(),
-            })
-            .collect();
+        let mut corpus: Vec<CorpusDoc> = Vec::new();
+        for e in &entities {
+            if config.fact_documents {
+                corpus.extend(e.kind.attributes().iter().map(|&a| CorpusDoc {
+                    id: e.fact_doc_id(a),
+                    title: e.name.clone(),
+                    text: e.fact_text(a),
+                }));
+            } else {
+                corpus.push(CorpusDoc {
+                    id: e.doc_id.clone(),
+                    title: e.name.clone(),
+                    text: e.document_text(),
+                });
+            }
+        }
         for i in 0..config.distractors {
             let e = &entities[draw.index(entities.len())];
             corpus.push(facts::draw_distractor(&mut draw, e, i));
         }
-        let pool = |held_out: bool| -> Vec<&Entity> {
-            entities.iter().filter(|e| e.held_out == held_out).collect()
+        let pool = |held_out: bool, rl_only: bool| -> Vec<&Entity> {
+            entities
+                .iter()
+                .filter(|e| e.held_out == held_out && e.rl_only == rl_only)
+                .collect()
         };
-        let train = draw_questions(config, &pool(false), config.train_questions, TRAIN, "train")?;
-        let eval = draw_questions(config, &pool(true), config.eval_questions, EVAL, "eval")?;
+        let (sft_pool, rl_pool) = (pool(false, false), pool(false, true));
+        let train = draw_questions(config, &sft_pool, config.train_questions, TRAIN, "train")?;
+        let eval = draw_questions(
+            config,
+            &pool(true, false),
+            config.eval_questions,
+            EVAL,
+            "eval",
+        )?;
+        let rl = draw_questions(config, &rl_pool, config.rl_questions, RL, "rl")?;
         let demonstrations = draw_demonstrations(config, &train, &entities);
         Ok(Self {
             config: config.clone(),
@@ -172,6 +217,7 @@ impl SyntheticDataset {
             corpus,
             train,
             eval,
+            rl,
             demonstrations,
         })
     }
@@ -184,6 +230,11 @@ impl SyntheticDataset {
     /// The evaluation questions as tasks.
     pub fn eval_tasks(&self) -> Vec<Task> {
         self.tasks(&self.eval)
+    }
+
+    /// The RL questions as tasks.
+    pub fn rl_tasks(&self) -> Vec<Task> {
+        self.tasks(&self.rl)
     }
 
     fn tasks(&self, questions: &[SyntheticQuestion]) -> Vec<Task> {
@@ -240,19 +291,26 @@ fn validate(c: &SyntheticConfig) -> Result<()> {
     }
     for (field, v) in [
         ("eval_entity_fraction", c.eval_entity_fraction),
+        ("rl_entity_fraction", c.rl_entity_fraction),
         ("imperfect_fraction", c.imperfect_fraction),
     ] {
         if !(0.0..=1.0).contains(&v) {
             return bad(format!("{field} = {v} (needs 0..=1)"));
         }
     }
-    // Both pools need two entities of every kind for two-entity questions.
+    // Every pool in use needs two entities of every kind for two-entity questions.
     let per_kind = c.entities / kinds;
     let held = (per_kind as f64 * c.eval_entity_fraction).round() as usize;
-    if (c.eval_questions > 0 && held < 2) || (c.train_questions > 0 && per_kind - held < 2) {
+    let rl = (per_kind as f64 * c.rl_entity_fraction).round() as usize;
+    let train = per_kind.saturating_sub(held + rl);
+    if (c.eval_questions > 0 && held < 2)
+        || (c.rl_questions > 0 && rl < 2)
+        || (c.train_questions > 0 && (train < 2 || held + rl > per_kind))
+    {
         return bad(format!(
-            "eval_entity_fraction = {} leaves fewer than 2 entities of a kind in a split",
-            c.eval_entity_fraction
+            "eval_entity_fraction = {} and rl_entity_fraction = {} leave fewer than 2 entities \
+             of a kind in a split",
+            c.eval_entity_fraction, c.rl_entity_fraction
         ));
     }
     if c.operations.is_empty() {
@@ -287,9 +345,17 @@ fn draw_questions(
         let Some(&kind) = draw.pick(&config.operations) else {
             break;
         };
-        let Some((text, operation, facts)) = questions::draw_question(&mut draw, kind, pool) else {
+        let Some((text, operation, mut facts)) = questions::draw_question(&mut draw, kind, pool)
+        else {
             continue;
         };
+        if config.fact_documents {
+            for f in &mut facts {
+                if let Some(e) = pool.iter().find(|e| e.name == f.entity) {
+                    f.doc_id = e.fact_doc_id(f.attribute);
+                }
+            }
+        }
         let values: Vec<i64> = facts.iter().map(|f| f.value).collect();
         let Some(gold) = operation.apply(&values) else {
             continue;
@@ -330,7 +396,7 @@ fn draw_demonstrations(
                 None
             };
             let prompt = prompt_messages(&q.text, config.system_prompt);
-            demo::draw_demonstration(&mut draw, q, prompt, entities, flaw)
+            demo::draw_demonstration(&mut draw, q, prompt, entities, flaw, config.fact_documents)
         })
         .collect()
 }

@@ -83,39 +83,20 @@ impl Operation {
         }
     }
 
-    /// A one-line plan for the opening `<think>`.
+    /// A one-line plan for the opening `<think>`. It names no entity: the searches then copy
+    /// each name straight from the question, one copy instead of two (a small model that first
+    /// copies names into the plan mixes their pieces, and its searches inherit the mix).
     pub(crate) fn plan(self, facts: &[Fact]) -> String {
         let words = |f: &Fact| f.attribute.query_word();
         match (self, facts) {
-            (Operation::Sum, [a, b]) => {
-                format!("Add the {} of {} and {}.", words(a), a.entity, b.entity)
+            (Operation::Sum, [a, _]) => format!("Add the {} of both.", words(a)),
+            (Operation::Difference, [a, _]) => {
+                format!("Subtract the second {} from the first.", words(a))
             }
-            (Operation::Difference, [a, b]) => {
-                format!(
-                    "Subtract the {} of {} from {}.",
-                    words(a),
-                    b.entity,
-                    a.entity
-                )
-            }
-            (Operation::Product, [a, b]) => {
-                format!(
-                    "Multiply the {} of {} and {}.",
-                    words(a),
-                    a.entity,
-                    b.entity
-                )
-            }
-            (Operation::Scale(k), [a]) => {
-                format!("Multiply the {} of {} by {k}.", words(a), a.entity)
-            }
-            (Operation::YearGap, [a, b]) => {
-                format!(
-                    "Find both years of {} and {}, then subtract.",
-                    a.entity, b.entity
-                )
-            }
-            (Operation::Since, [a]) => format!("Find the year of {}, then subtract.", a.entity),
+            (Operation::Product, [a, _]) => format!("Multiply the {} of both.", words(a)),
+            (Operation::Scale(k), [a]) => format!("Multiply the {} by {k}.", words(a)),
+            (Operation::YearGap, [_, _]) => "Find both years, then subtract.".to_string(),
+            (Operation::Since, [_]) => "Find the year, then subtract.".to_string(),
             _ => String::new(),
         }
     }
