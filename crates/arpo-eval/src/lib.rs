@@ -12,6 +12,7 @@ pub mod data;
 mod error;
 pub mod harness;
 pub mod judge;
+pub mod paired;
 pub mod passk;
 pub mod plot;
 pub mod reward;
@@ -26,6 +27,7 @@ pub use harness::{
     run_benchmark, Agent, Decoding, EvalSpec, RunOptions, RunReport, ToolLimits, Trajectory,
 };
 pub use judge::{JudgeClient, JudgeConfig, Verdict};
+pub use paired::{paired_comparison, sign_test, PairedComparison};
 pub use passk::{mean_pass_at_k, pass_at_k};
 pub use reward::{AnswerMetric, ArpoReward, RewardDetail};
 pub use scoring::{extract_answer, math_equal, normalize_answer, token_f1, AnswerScore};
