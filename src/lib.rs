@@ -12,4 +12,5 @@ pub use arpo_train as train;
 
 pub mod backend;
 pub mod benchmark;
+pub mod chat;
 pub mod quickstart;

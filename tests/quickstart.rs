@@ -97,6 +97,69 @@ async fn smoke_quickstart_writes_a_well_formed_report() {
     }
     let corpus = std::fs::read_to_string(out.join("corpus.jsonl")).expect("corpus");
     assert!(corpus.lines().count() >= config.entities);
+
+    // The exported ARPO policy runs in the `chat` example over the run's corpus, with the
+    // command line report.md prints (shortened budget and leaves).
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    let command = md
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("report.md shows a chat command");
+    let mut argv = shell_words(command);
+    let at = argv
+        .iter()
+        .position(|a| a == "--")
+        .expect("-- before the options");
+    argv.drain(..at);
+    argv[0] = "chat".into();
+    let html = dir.path().join("chat.html");
+    let replace = |argv: &mut Vec<String>, flag: &str, value: &str| {
+        let i = argv.iter().position(|a| a == flag).expect(flag);
+        argv[i + 1] = value.to_string();
+    };
+    replace(&mut argv, "--samples", "4");
+    replace(&mut argv, "--initial", "2");
+    replace(&mut argv, "--max-tokens", "40");
+    argv.extend(["--html".to_string(), html.display().to_string()]);
+    let out_chat = arpo::chat::run_cli(&argv)
+        .await
+        .expect("chat on the exported policy");
+    assert_eq!(out_chat.trees[0].leaves.len(), 4);
+    let page = std::fs::read_to_string(&html).expect("chat html");
+    assert!(page.contains("<html") && page.trim_end().ends_with("</html>"));
+}
+
+/// Splits a shell command line as report.md writes it: spaces, `\` line continuations and one
+/// level of double quotes with `\"` escapes.
+fn shell_words(command: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, command.chars().peekable());
+    let mut started = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            '\\' if quoted => word.extend(chars.next()),
+            '\\' => {}
+            c if c.is_whitespace() && !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
 }
 
 /// A finished SFT is reused by `resume_sft` (no step retrained, the same metrics file), and a

@@ -104,7 +104,7 @@ pub async fn run<B: AutodiffBackend>(
     let total_clock = Instant::now();
     let out = &config.out_dir;
     let Prepared {
-        train_tasks,
+        rl_tasks,
         eval_tasks,
         runner,
         reward,
@@ -156,7 +156,7 @@ pub async fn run<B: AutodiffBackend>(
         runner: &runner,
         reward: &reward,
         train: &train,
-        tasks: &train_tasks,
+        tasks: &rl_tasks,
         held_out: &held_out,
         tree: (tree_task, tree_seed),
         out,
@@ -176,7 +176,15 @@ pub async fn run<B: AutodiffBackend>(
     ];
     let [(arpo_row, arpo_steps), (grpo_row, grpo_steps)] =
         rl::run_both(&sft_model, methods, &shared)?;
-    let rows = vec![StageRow::sft(sft_eval, sft_seconds), arpo_row, grpo_row];
+    let mut rows = vec![StageRow::sft(sft_eval, sft_seconds), arpo_row, grpo_row];
+    // Paired against SFT on the same questions: sampling alone moves accuracy by a few points.
+    let records =
+        |stage: &str| arpo_eval::summary::read_records(&out.join(format!("eval/{stage}.jsonl")));
+    let sft_records = records("sft")?;
+    for row in &mut rows[1..] {
+        let after = records(&row.stage.to_lowercase())?;
+        row.vs_sft = Some(arpo_eval::paired_comparison(&sft_records, &after)?);
+    }
     let curves = vec![
         ("ARPO".to_string(), arpo_steps),
         ("GRPO".to_string(), grpo_steps),
@@ -190,6 +198,6 @@ pub async fn run<B: AutodiffBackend>(
         data_seconds,
         total_seconds: total_clock.elapsed().as_secs_f64(),
     };
-    report.write(out, &sft_losses, &curves)?;
+    report.write(out, &sft_losses, &curves, &tree_task.question)?;
     Ok(report)
 }

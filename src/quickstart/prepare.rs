@@ -21,8 +21,9 @@ use super::{bar, io_err, setup, QuickstartConfig, QuickstartError, RunOptions};
 
 /// The SFT policy with its task, tools and tokenizer.
 pub struct Prepared<B: AutodiffBackend> {
-    /// Training questions (RL prompts).
-    pub train_tasks: Vec<Task>,
+    /// RL prompts: the RL questions (on entities neither SFT nor evaluation uses) when the
+    /// config asks for them, else the SFT training questions.
+    pub rl_tasks: Vec<Task>,
     /// Held-out questions (entities never seen in training).
     pub eval_tasks: Vec<Task>,
     /// Search over the generated corpus and the Python sandbox.
@@ -72,6 +73,10 @@ pub async fn prepare<B: AutodiffBackend>(
         train_questions: config.train_questions,
         eval_questions: config.eval_questions,
         imperfect_fraction: config.imperfect_fraction,
+        flaws: config.flaws.clone(),
+        fact_documents: config.fact_documents,
+        rl_entity_fraction: config.rl_entity_fraction,
+        rl_questions: config.rl_questions,
         operations: config.operations.clone(),
         system_prompt: config.system_prompt,
         ..SyntheticConfig::default()
@@ -158,7 +163,11 @@ pub async fn prepare<B: AutodiffBackend>(
     // From the file, which also holds the steps before a resume.
     let sft_losses = sft_loss_curve(&sft_dir.join("metrics.jsonl"))?;
     Ok(Prepared {
-        train_tasks: dataset.train_tasks(),
+        rl_tasks: if config.rl_questions > 0 {
+            dataset.rl_tasks()
+        } else {
+            dataset.train_tasks()
+        },
         eval_tasks: dataset.eval_tasks(),
         runner,
         reward,

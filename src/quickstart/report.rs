@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use arpo_eval::plot::{LinePlot, Series};
+use arpo_eval::PairedComparison;
 use arpo_train::StepMetrics;
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,10 @@ pub struct StageRow {
     pub rl_final_train_accuracy: Option<f64>,
     /// Training wall time of the stage (SFT, or the RL run).
     pub train_seconds: f64,
+    /// Held-out questions gained and lost against SFT, with the exact sign test (RL rows; a
+    /// `summary.json` written before the field has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vs_sft: Option<PairedComparison>,
 }
 
 impl StageRow {
@@ -46,6 +51,7 @@ impl StageRow {
             rl_forwarded_tokens: 0,
             rl_final_train_accuracy: None,
             train_seconds: seconds,
+            vs_sft: None,
         }
     }
 
@@ -64,6 +70,7 @@ impl StageRow {
             rl_final_train_accuracy: (!tail.is_empty())
                 .then(|| tail.iter().map(|s| s.accuracy).sum::<f64>() / tail.len() as f64),
             train_seconds: seconds,
+            vs_sft: None,
         }
     }
 }
@@ -106,6 +113,16 @@ fn per_step_plot(
     }
 }
 
+/// A p-value with two significant digits (`0.031`, `4.2e-5`).
+fn p_text(p: f64) -> String {
+    if p >= 0.001 {
+        let decimals = (1 - p.log10().floor() as i32).max(0) as usize;
+        format!("{p:.decimals$}")
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
 /// Prints one evaluation result as it comes in.
 pub fn stage_line(stage: &str, e: &EvalSummary) {
     eprintln!(
@@ -126,8 +143,9 @@ impl QuickstartReport {
     pub fn table(&self) -> String {
         let mut t = String::from(
             "| stage | held-out accuracy | format errors | tool calls / question | tokens / question \
-             | RL tool calls / step | RL branch copies | RL train accuracy (last quarter) | train time |\n\
-             |---|---|---|---|---|---|---|---|---|\n",
+             | vs SFT: gained / lost (p) | RL tool calls / step | RL branch copies \
+             | RL train accuracy (last quarter) | train time |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in &self.rows {
             let rl = |v: String| {
@@ -139,13 +157,19 @@ impl QuickstartReport {
             };
             let _ = writeln!(
                 t,
-                "| {} | {:.3} | {}/{} | {:.2} | {:.0} | {} | {} | {} | {:.0} s |",
+                "| {} | {:.3} | {}/{} | {:.2} | {:.0} | {} | {} | {} | {} | {:.0} s |",
                 r.stage,
                 r.eval.accuracy,
                 r.eval.format_errors,
                 r.eval.questions,
                 r.eval.tool_calls_per_question,
                 r.eval.tokens_per_question,
+                r.vs_sft.map_or("–".into(), |p| format!(
+                    "+{} / −{} (p = {})",
+                    p.gained,
+                    p.lost,
+                    p_text(p.p_value)
+                )),
                 rl(format!("{:.1}", r.rl_tool_calls_per_step)),
                 rl(r.rl_branch_copies.to_string()),
                 r.rl_final_train_accuracy
@@ -162,6 +186,7 @@ impl QuickstartReport {
         dir: &Path,
         sft_losses: &[(f64, f64)],
         curves: &[(String, Vec<StepMetrics>)],
+        held_out_question: &str,
     ) -> Result<(), QuickstartError> {
         let write = |name: &str, text: String| -> Result<(), QuickstartError> {
             let path = dir.join(name);
@@ -201,8 +226,39 @@ impl QuickstartReport {
              `arpo/metrics.jsonl`, `grpo/metrics.jsonl` (one JSON line per step), \
              `eval/*.jsonl` (one record per held-out question), `learning_curve.svg`, \
              `tool_calls.svg`, `sft_loss.svg`, `trees/arpo-start.html` and \
-             `trees/arpo-end.html` (one ARPO rollout tree before and after RL), `corpus.jsonl`.\n",
+             `trees/arpo-end.html` (one ARPO rollout tree before and after RL), `corpus.jsonl`, \
+             and the trained policies as HF folders, `arpo/model` and `grpo/model`.\n",
+        );
+        // The search settings and prompt the policy was trained with (see `setup::build_runner`).
+        let _ = write!(
+            md,
+            "\nAsk the ARPO policy a held-out question yourself (real tools, HTML tree):\n\n\
+             ```text\ncargo run --release --example chat -- --model {dir}/arpo/model \\\n    \
+             --corpus {dir}/corpus.jsonl --top-k {top_k} --page-format snippet \
+             --snippet-chars 200 \\\n    {prompt}--max-tokens {budget} --mode arpo --samples {leaves} \
+             --initial {initial} \\\n    --question {question:?}\n```\n",
+            dir = dir.display(),
+            top_k = arpo_eval::synthetic::SUGGESTED_TOP_K,
+            prompt = if self.config.system_prompt { "" } else { "--no-system-prompt " },
+            budget = self.config.max_response_tokens,
+            leaves = self.config.leaves,
+            initial = self.config.arpo_initial,
+            question = held_out_question,
         );
         write("report.md", md)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p_text;
+
+    #[test]
+    fn p_values_keep_two_significant_digits() {
+        assert_eq!(p_text(1.0), "1.0");
+        assert_eq!(p_text(0.5), "0.50");
+        assert_eq!(p_text(0.0312), "0.031");
+        assert_eq!(p_text(0.00456), "0.0046");
+        assert_eq!(p_text(4.2e-5), "4.2e-5");
     }
 }

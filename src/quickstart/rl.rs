@@ -139,6 +139,7 @@ async fn rl_stage<B: AutodiffBackend>(
     let (trained, steps, seconds) =
         train_rl(method.name, start, shared.tasks, &ctx, &dir, &pb).await?;
     let inference = trained.valid();
+    export_policy(&inference, shared.out, &dir.join("model"))?;
     let summary = shared.held_out.run(method.name, &inference).await?;
     if let Some(path) = &method.end_tree {
         let (task, seed) = shared.tree;
@@ -154,6 +155,33 @@ async fn rl_stage<B: AutodiffBackend>(
         .await?;
     }
     Ok((StageRow::rl(method.name, summary, &steps, seconds), steps))
+}
+
+/// Writes the trained policy as an HF folder (`model.safetensors`, `config.json`, the run's
+/// `tokenizer.json` and a `tokenizer_config.json` with the ChatML template the BPE tokenizer
+/// renders prompts with), which `examples/chat` and transformers load. A byte-level run has no
+/// `tokenizer.json` to copy; its folder holds the weights only.
+fn export_policy<B: burn::tensor::backend::Backend>(
+    model: &CausalLm<B>,
+    out: &Path,
+    dir: &Path,
+) -> Result<(), QuickstartError> {
+    arpo_train::export::export_hf(model, dir)?;
+    let tokenizer = out.join("tokenizer.json");
+    if tokenizer.is_file() {
+        let to = dir.join("tokenizer.json");
+        std::fs::copy(&tokenizer, &to).map_err(io_err(&to))?;
+        let config = serde_json::json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "chat_template": arpo_model::tokenizer::CHATML_TEMPLATE,
+            "eos_token": arpo_model::tokenizer::CHATML_SPECIALS[0],
+        });
+        let to = dir.join("tokenizer_config.json");
+        let text = serde_json::to_string_pretty(&config)
+            .map_err(|e| QuickstartError::Task(format!("tokenizer_config.json: {e}")))?;
+        std::fs::write(&to, text).map_err(io_err(&to))?;
+    }
+    Ok(())
 }
 
 /// Rollout settings of one RL method: ARPO's tree or GRPO's independent trajectories, with the
