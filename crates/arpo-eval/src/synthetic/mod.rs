@@ -9,7 +9,11 @@
 //! * **Held out by entity**: a fraction of the entities (per kind) is reserved to evaluation;
 //!   evaluation questions name only those, training questions and demonstrations only the others.
 //!   The corpus holds all of them (one search index serves training and evaluation), so
-//!   evaluation measures tool use on names the model never saw in training.
+//!   evaluation measures tool use on names the model never saw in training. Optionally a third
+//!   share of the entities serves RL questions only ([`SyntheticDataset::rl`]), so that RL also
+//!   practises on names SFT never showed.
+//! * **Corpus layout**: one document per entity stating its three attributes (default), or one
+//!   document per fact (`fact_documents`), where a lookup returns the one number asked for.
 //! * **Reward**: gold answers are integers and tasks have [`Domain::Math`], so the reward is
 //!   [`ArpoReward::math`](crate::ArpoReward::math) (or `by_domain`): math equivalence, +0.1 when
 //!   both tools were used. A perfect demonstration scores 1.1, a flawed one 0.
