@@ -125,6 +125,13 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
             .min(self.config.mode.leaves().saturating_sub(p.created));
         decision.copies = copies;
         let snap = request.snapshot;
+        // The fork point's offset in its node, taken now: a fork granted since the decision
+        // may have split the node and moved the snapshot into the continuation (`remap`), and
+        // whether that happened first depends on tool timing, not on the seed.
+        decision.at_token = p.tree.nodes[snap.node].segments[..snap.segment]
+            .iter()
+            .map(|s| s.len())
+            .sum();
         if copies == 0 {
             p.tree.nodes[snap.node].decisions.push(decision);
             return;
