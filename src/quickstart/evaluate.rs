@@ -127,12 +127,12 @@ pub struct HeldOut<'a> {
 }
 
 impl HeldOut<'_> {
-    /// Evaluates `model` as `stage`, writes its records and prints its line.
+    /// Evaluates `model` as `stage`, writes its records, prints its line and returns both.
     pub async fn run<B: Backend>(
         &self,
         stage: &str,
         model: &CausalLm<B>,
-    ) -> Result<EvalSummary, QuickstartError> {
+    ) -> Result<(EvalSummary, Vec<QuestionRecord>), QuickstartError> {
         let (summary, records) = evaluate(
             model,
             self.tokenizer,
@@ -148,6 +148,6 @@ impl HeldOut<'_> {
             .join(format!("eval/{}.jsonl", stage.to_lowercase()));
         arpo_eval::summary::write_records(&path, &records)?;
         super::report::stage_line(stage, &summary);
-        Ok(summary)
+        Ok((summary, records))
     }
 }

@@ -126,7 +126,7 @@ pub async fn run<B: AutodiffBackend>(
         seed: config.seed ^ 0x00e7_a100,
         out_dir: out,
     };
-    let sft_eval = held_out.run("SFT", &sft_model.valid()).await?;
+    let (sft_eval, sft_records) = held_out.run("SFT", &sft_model.valid()).await?;
 
     // ARPO and GRPO from the same SFT weights.
     let stop = tokenizer.stop_token_ids();
@@ -158,6 +158,7 @@ pub async fn run<B: AutodiffBackend>(
         train: &train,
         tasks: &rl_tasks,
         held_out: &held_out,
+        sft_records: &sft_records,
         tree: (tree_task, tree_seed),
         out,
         progress: &progress,
@@ -176,15 +177,7 @@ pub async fn run<B: AutodiffBackend>(
     ];
     let [(arpo_row, arpo_steps), (grpo_row, grpo_steps)] =
         rl::run_both(&sft_model, methods, &shared)?;
-    let mut rows = vec![StageRow::sft(sft_eval, sft_seconds), arpo_row, grpo_row];
-    // Paired against SFT on the same questions: sampling alone moves accuracy by a few points.
-    let records =
-        |stage: &str| arpo_eval::summary::read_records(&out.join(format!("eval/{stage}.jsonl")));
-    let sft_records = records("sft")?;
-    for row in &mut rows[1..] {
-        let after = records(&row.stage.to_lowercase())?;
-        row.vs_sft = Some(arpo_eval::paired_comparison(&sft_records, &after)?);
-    }
+    let rows = vec![StageRow::sft(sft_eval, sft_seconds), arpo_row, grpo_row];
     let curves = vec![
         ("ARPO".to_string(), arpo_steps),
         ("GRPO".to_string(), grpo_steps),

@@ -69,13 +69,21 @@ pub(crate) struct Path<C> {
     pub probe: bool,
 }
 
+/// Tokens in `node` before segment `segment`: the offset of a fork point within its node.
+pub(crate) fn tokens_before(tree: &RolloutTree, node: NodeId, segment: usize) -> usize {
+    tree.nodes[node].segments[..segment]
+        .iter()
+        .map(|s| s.len())
+        .sum()
+}
+
 /// Splits `node` before segment `segment`: the segments from there on (and the decisions and
 /// leaves after the fork point) move into a new child, which is returned. The node then ends at
 /// the fork point, where the copies will hang.
 pub(crate) fn split_node(tree: &mut RolloutTree, node: NodeId, segment: usize) -> NodeId {
+    let cut = tokens_before(tree, node, segment);
     let child = tree.add_child(node);
     let moved: Vec<_> = tree.nodes[node].segments.drain(segment..).collect();
-    let cut: usize = tree.nodes[node].segments.iter().map(|s| s.len()).sum();
     // Children other than the new one (earlier splits cannot exist past the fork point: a node
     // has one writer, and its forks are granted in order).
     let (kept, moved_decisions): (Vec<_>, Vec<_>) = tree.nodes[node]

@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 
 use super::{Engine, Request};
 use crate::branch::{branch_probability, branches, precheck_global_samples, window_entropy};
-use crate::path::{split_node, Path, Pending};
+use crate::path::{split_node, tokens_before, Path, Pending};
 use crate::seeds;
 
 impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
@@ -35,10 +35,7 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         let probability = branch_probability(delta, &arpo, path.consecutive);
         let prompt = path.prompt;
         let tree = &self.prompts[prompt].tree;
-        let at_token = tree.nodes[window.snapshot.node].segments[..window.snapshot.segment]
-            .iter()
-            .map(|s| s.len())
-            .sum();
+        let at_token = tokens_before(tree, window.snapshot.node, window.snapshot.segment);
         let decision = BranchDecision {
             tool_round: round,
             at_token,
@@ -128,10 +125,7 @@ impl<B: Backend, P: Policy<B>> Engine<'_, B, P> {
         // The fork point's offset in its node, taken now: a fork granted since the decision
         // may have split the node and moved the snapshot into the continuation (`remap`), and
         // whether that happened first depends on tool timing, not on the seed.
-        decision.at_token = p.tree.nodes[snap.node].segments[..snap.segment]
-            .iter()
-            .map(|s| s.len())
-            .sum();
+        decision.at_token = tokens_before(&p.tree, snap.node, snap.segment);
         if copies == 0 {
             p.tree.nodes[snap.node].decisions.push(decision);
             return;
