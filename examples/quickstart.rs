@@ -83,6 +83,10 @@ async fn main() -> Result<()> {
     };
     let report = run::<Training>(&config, &Default::default(), options).await?;
     println!("\n{}", report.table());
+    let validation = report.validation_text();
+    if !validation.is_empty() {
+        println!("{validation}");
+    }
     println!(
         "total {:.0} s; report written to {}",
         report.total_seconds,

@@ -1,14 +1,15 @@
 //! The quickstart pipeline end to end at smoke size (a few steps of SFT, ARPO and GRPO), checking
 //! that every report file is produced and well-formed: JSON that parses into the typed records
-//! with the expected counts and step numbers, SVG charts with one line per method, and the two
-//! HTML rollout trees. Also checked against properties that must hold: GRPO never branches, ARPO
-//! and GRPO grow the same number of leaves per step, and the table has the three stages.
+//! with the expected counts and step numbers, SVG charts with their lines, the two HTML rollout
+//! trees and the validation curves. Also checked against properties that must hold: GRPO never
+//! branches, ARPO and GRPO grow the same number of leaves per step, both validate the same SFT
+//! weights alike before RL, and the table has the three stages.
 
 use arpo::backend::Training;
 use arpo::eval::QuestionRecord;
 use arpo::quickstart::{run, QuickstartConfig, QuickstartReport, RunOptions};
 use arpo::train::sft_loop::SftStep;
-use arpo::train::StepMetrics;
+use arpo::train::{StepMetrics, ValidationMetrics};
 
 fn lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Vec<T> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -73,14 +74,37 @@ async fn smoke_quickstart_writes_a_well_formed_report() {
         }
         let records: Vec<QuestionRecord> = lines(&out.join(format!("eval/{method}.jsonl")));
         assert_eq!(records.len(), config.eval_questions);
+        // Validation before RL and after every step (smoke: validate_every 1).
+        let validation: Vec<ValidationMetrics> =
+            lines(&out.join(format!("{method}/validation.jsonl")));
+        assert_eq!(
+            validation.iter().map(|v| v.step).collect::<Vec<_>>(),
+            (0..=config.rl_steps).collect::<Vec<_>>(),
+            "{method}"
+        );
+        assert!(validation
+            .iter()
+            .all(|v| v.responses == config.validation_questions));
     }
+    // Both methods start from the same SFT weights and validate with the same streams.
+    let (arpo, grpo) = (&report.rows[1].validation, &report.rows[2].validation);
+    assert_eq!(
+        (arpo[0].accuracy, arpo[0].reward_mean),
+        (grpo[0].accuracy, grpo[0].reward_mean),
+        "the step-0 validations differ"
+    );
+    assert!(report.validation_text().contains("- ARPO: "));
     let sft_records: Vec<QuestionRecord> = lines(&out.join("eval/sft.jsonl"));
     assert_eq!(sft_records.len(), config.eval_questions);
     assert!(sft_records.iter().all(|r| r.response.is_some()));
 
     let curve = std::fs::read_to_string(out.join("learning_curve.svg")).expect("svg");
     assert!(curve.starts_with("<svg") && curve.trim_end().ends_with("</svg>"));
-    assert_eq!(curve.matches("<polyline").count(), 2, "ARPO and GRPO lines");
+    assert_eq!(
+        curve.matches("<polyline").count(),
+        4,
+        "ARPO and GRPO, training and validation"
+    );
     for svg in ["tool_calls.svg", "sft_loss.svg"] {
         let text = std::fs::read_to_string(out.join(svg)).expect(svg);
         assert!(

@@ -35,6 +35,14 @@ pub struct EvalSummary {
     pub seconds: f64,
 }
 
+/// The evaluation's decoding (see the module docs), also the RL validation curve's.
+pub fn eval_sampling() -> SamplingConfig {
+    SamplingConfig {
+        repetition_penalty: 1.0,
+        ..SamplingConfig::paper_eval()
+    }
+}
+
 /// Evaluates `model` on `tasks` (one seeded sample per question, evaluation's own tool state).
 /// Returns the summary and one record per question.
 pub async fn evaluate<B: Backend>(
@@ -57,10 +65,7 @@ pub async fn evaluate<B: Backend>(
         .collect::<Result<Vec<_>, QuickstartError>>()?;
     let mut config = RolloutConfig::new(
         RolloutMode::Trajectory { samples: 1 },
-        SamplingConfig {
-            repetition_penalty: 1.0,
-            ..SamplingConfig::paper_eval()
-        },
+        eval_sampling(),
         tokenizer.stop_token_ids(),
     );
     config.max_response_tokens = max_response_tokens;

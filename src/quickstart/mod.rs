@@ -157,6 +157,7 @@ pub async fn run<B: AutodiffBackend>(
         reward: &reward,
         train: &train,
         tasks: &rl_tasks,
+        validation_tasks: &eval_tasks[..config.validation_questions.min(eval_tasks.len())],
         held_out: &held_out,
         sft_records: &sft_records,
         tree: (tree_task, tree_seed),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use arpo_eval::plot::{LinePlot, Series};
 use arpo_eval::PairedComparison;
-use arpo_train::StepMetrics;
+use arpo_train::{StepMetrics, ValidationMetrics};
 use serde::{Deserialize, Serialize};
 
 use super::{io_err, EvalSummary, QuickstartConfig, QuickstartError};
@@ -36,6 +36,10 @@ pub struct StageRow {
     /// `summary.json` written before the field has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vs_sft: Option<PairedComparison>,
+    /// The validation curve of an RL run: the first held-out questions before RL and every
+    /// few steps (empty for SFT, and when validation is off).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation: Vec<ValidationMetrics>,
 }
 
 impl StageRow {
@@ -52,6 +56,7 @@ impl StageRow {
             rl_final_train_accuracy: None,
             train_seconds: seconds,
             vs_sft: None,
+            validation: Vec::new(),
         }
     }
 
@@ -71,6 +76,7 @@ impl StageRow {
                 .then(|| tail.iter().map(|s| s.accuracy).sum::<f64>() / tail.len() as f64),
             train_seconds: seconds,
             vs_sft: None,
+            validation: Vec::new(),
         }
     }
 }
@@ -139,6 +145,38 @@ pub fn stage_line(stage: &str, e: &EvalSummary) {
 }
 
 impl QuickstartReport {
+    /// The validation curves as text (one line per RL method; empty without validation).
+    pub fn validation_text(&self) -> String {
+        let curves: Vec<&StageRow> = self
+            .rows
+            .iter()
+            .filter(|r| !r.validation.is_empty())
+            .collect();
+        let Some(first) = curves.first() else {
+            return String::new();
+        };
+        let steps: Vec<String> = first
+            .validation
+            .iter()
+            .map(|v| v.step.to_string())
+            .collect();
+        let mut t = format!(
+            "Validation accuracy on the first {} held-out questions (the same questions and \
+             sampling streams at every point) after {} RL steps:\n",
+            first.validation[0].responses,
+            steps.join(" / ")
+        );
+        for r in curves {
+            let points: Vec<String> = r
+                .validation
+                .iter()
+                .map(|v| format!("{:.3}", v.accuracy))
+                .collect();
+            let _ = writeln!(t, "- {}: {}", r.stage, points.join(" → "));
+        }
+        t
+    }
+
     /// The comparison table in Markdown.
     pub fn table(&self) -> String {
         let mut t = String::from(
@@ -195,12 +233,25 @@ impl QuickstartReport {
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| QuickstartError::Task(format!("summary: {e}")))?;
         write("summary.json", json + "\n")?;
-        let accuracy = per_step_plot(
+        let mut accuracy = per_step_plot(
             curves,
-            "RL training accuracy (fraction of correct leaves per step)",
+            "RL accuracy: validation (fixed questions) and training (each step's prompts)",
             "accuracy",
             |s| s.accuracy,
         );
+        for s in &mut accuracy.series {
+            s.name = format!("{} train", s.name);
+        }
+        for r in self.rows.iter().filter(|r| !r.validation.is_empty()) {
+            accuracy.series.push(Series {
+                name: format!("{} validation", r.stage),
+                points: r
+                    .validation
+                    .iter()
+                    .map(|v| (v.step as f64, v.accuracy))
+                    .collect(),
+            });
+        }
         write("learning_curve.svg", accuracy.to_svg())?;
         let tools = per_step_plot(curves, "Tool calls per RL step", "tool calls", |s| {
             s.tool_calls as f64
@@ -221,9 +272,15 @@ impl QuickstartReport {
             self.config.seed, self.backend, self.sft_examples, self.total_seconds
         );
         md.push_str(&self.table());
+        let validation = self.validation_text();
+        if !validation.is_empty() {
+            md.push('\n');
+            md.push_str(&validation);
+        }
         md.push_str(
             "\nFiles: `summary.json` (this table and the config), `sft/metrics.jsonl`, \
              `arpo/metrics.jsonl`, `grpo/metrics.jsonl` (one JSON line per step), \
+             `arpo/validation.jsonl`, `grpo/validation.jsonl` (one line per validation), \
              `eval/*.jsonl` (one record per held-out question), `learning_curve.svg`, \
              `tool_calls.svg`, `sft_loss.svg`, `trees/arpo-start.html` and \
              `trees/arpo-end.html` (one ARPO rollout tree before and after RL), `corpus.jsonl`, \

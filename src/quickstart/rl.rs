@@ -19,7 +19,10 @@ use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode
 use arpo_tools::ToolRunner;
 use arpo_train::config::CheckpointConfig;
 use arpo_train::optim::OptimizerConfig;
-use arpo_train::{run_rl, RlContext, StepMetrics, TrainConfig};
+use arpo_train::rl::RlEvent;
+use arpo_train::{
+    run_rl, RlContext, StepMetrics, TrainConfig, ValidationConfig, ValidationMetrics,
+};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{MultiProgress, ProgressBar};
@@ -48,6 +51,8 @@ pub(super) struct Shared<'a> {
     pub train: &'a TrainConfig,
     /// Training prompts.
     pub tasks: &'a [Task],
+    /// The validation curve's questions (the first held-out ones; empty: no curve).
+    pub validation_tasks: &'a [Task],
     /// The held-out evaluation.
     pub held_out: &'a HeldOut<'a>,
     /// SFT's held-out records, for the paired comparison of each RL policy.
@@ -60,7 +65,7 @@ pub(super) struct Shared<'a> {
     pub progress: &'a MultiProgress,
 }
 
-/// A finished RL run: its table row and its per-step metrics.
+/// A finished RL run: its table row (validation curve included) and its per-step metrics.
 pub(super) type Finished = (StageRow, Vec<StepMetrics>);
 
 /// Trains and evaluates both methods from `start`, concurrently, and returns them in order.
@@ -135,11 +140,12 @@ async fn rl_stage<B: AutodiffBackend>(
         reward: shared.reward,
         rollout: method.rollout,
         train: &train,
+        validation_tasks: shared.validation_tasks,
     };
     let pb = shared
         .progress
         .add(bar(shared.train.ppo.steps, method.name));
-    let (trained, steps, seconds) =
+    let (trained, log, seconds) =
         train_rl(method.name, start, shared.tasks, &ctx, &dir, &pb).await?;
     let inference = trained.valid();
     export_policy(&inference, shared.out, &dir.join("model"))?;
@@ -157,10 +163,11 @@ async fn rl_stage<B: AutodiffBackend>(
         )
         .await?;
     }
-    let mut row = StageRow::rl(method.name, summary, &steps, seconds);
+    let mut row = StageRow::rl(method.name, summary, &log.steps, seconds);
+    row.validation = log.validations;
     // Paired against SFT on the same questions: sampling alone moves accuracy by a few points.
     row.vs_sft = Some(arpo_eval::paired_comparison(shared.sft_records, &records)?);
-    Ok((row, steps))
+    Ok((row, log.steps))
 }
 
 /// Writes the trained policy as an HF folder (`model.safetensors`, `config.json`, the run's
@@ -231,6 +238,12 @@ pub(super) fn train_config(config: &QuickstartConfig, seed: u64) -> TrainConfig 
     // Log-probs for the ratio at the temperature the rollouts sampled with.
     train.ppo.temperature = config.temperature;
     train.ppo.steps = config.rl_steps;
+    train.validation = ValidationConfig {
+        every: config.validate_every,
+        before_train: true,
+        samples: 1,
+        sampling: super::evaluate::eval_sampling(),
+    };
     train
 }
 
@@ -258,7 +271,15 @@ pub(super) async fn render_tree<B: AutodiffBackend>(
     std::fs::write(path, render_tree_html(&out.trees[0], &options)).map_err(io_err(path))
 }
 
-/// Runs RL from `start` with one rollout setting; advances `pb` and prints a line per step.
+/// What one RL run reported, in order.
+#[derive(Default)]
+struct RunLog {
+    steps: Vec<StepMetrics>,
+    validations: Vec<ValidationMetrics>,
+}
+
+/// Runs RL from `start` with one rollout setting; advances `pb` and prints a line per step and
+/// per validation.
 async fn train_rl<B: AutodiffBackend>(
     name: &str,
     start: CausalLm<B>,
@@ -266,35 +287,60 @@ async fn train_rl<B: AutodiffBackend>(
     ctx: &RlContext<'_>,
     dir: &Path,
     pb: &ProgressBar,
-) -> Result<(CausalLm<B>, Vec<StepMetrics>, f64), QuickstartError> {
+) -> Result<(CausalLm<B>, RunLog, f64), QuickstartError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let metrics_path = dir.join("metrics.jsonl");
     // A previous run's checkpoints would be refused (run_rl starts fresh here): start clean.
     let _ = std::fs::remove_dir_all(&ctx.train.checkpoint.dir);
-    let mut steps = Vec::new();
+    let mut log = RunLog::default();
     let clock = Instant::now();
-    let model = run_rl(start, None, tasks, ctx, &metrics_path, |m| {
-        let line = format!(
-            "{name} step {:>3}: reward {:+.3} acc {:.3} format-err {:>2} tool calls {:>3} \
-             branches {:>3} tokens {:>5} loss {:+.4} clip {:.3} kl {:.4} {:.1}s",
-            m.step,
-            m.reward_mean,
-            m.accuracy,
-            m.format_errors,
-            m.tool_calls,
-            m.branch_copies,
-            m.generated_tokens,
-            m.loss,
-            m.clip_frac,
-            m.approx_kl,
-            m.seconds
-        );
+    let model = run_rl(start, None, tasks, ctx, &metrics_path, |event| {
         // Printed even when the bar is hidden (no terminal, --quiet): logs keep the steps.
-        pb.suspend(|| eprintln!("{line}"));
-        pb.inc(1);
-        steps.push(m.clone());
+        match event {
+            RlEvent::Step(m) => {
+                pb.suspend(|| eprintln!("{}", step_line(name, m)));
+                pb.inc(1);
+                log.steps.push(m.clone());
+            }
+            RlEvent::Validation(v) => {
+                pb.suspend(|| eprintln!("{}", validation_line(name, v)));
+                log.validations.push(v.clone());
+            }
+        }
     })
     .await?;
     pb.finish_and_clear();
-    Ok((model, steps, clock.elapsed().as_secs_f64()))
+    Ok((model, log, clock.elapsed().as_secs_f64()))
+}
+
+fn step_line(name: &str, m: &StepMetrics) -> String {
+    format!(
+        "{name} step {:>3}: reward {:+.3} acc {:.3} format-err {:>2} tool calls {:>3} \
+         branches {:>3} tokens {:>5} loss {:+.4} clip {:.3} kl {:.4} {:.1}s",
+        m.step,
+        m.reward_mean,
+        m.accuracy,
+        m.format_errors,
+        m.tool_calls,
+        m.branch_copies,
+        m.generated_tokens,
+        m.loss,
+        m.clip_frac,
+        m.approx_kl,
+        m.seconds
+    )
+}
+
+fn validation_line(name: &str, v: &ValidationMetrics) -> String {
+    format!(
+        "{name} validation after {:>3} steps: accuracy {:.3} reward {:+.3} format-err {:>2} \
+         tool calls/question {:.2} ({} questions, {:.1}s)",
+        v.step,
+        v.accuracy,
+        v.reward_mean,
+        v.format_errors,
+        v.tool_calls_per_response,
+        v.responses,
+        v.seconds
+    )
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::advantage::{Attribution, OverlongPenalty, GROUP_EPS};
 use crate::loss::{KlEstimator, KlPenalty, LossAgg, PolicyLossConfig};
 use crate::optim::{LrSchedule, OptimizerConfig};
+use crate::rl::ValidationConfig;
 use crate::sft_loop::SftConfig;
 use crate::tree_loss::Forward;
 use crate::{Error, Result};
@@ -160,6 +161,8 @@ pub struct TrainConfig {
     pub ppo: PpoConfig,
     /// Checkpoints.
     pub checkpoint: CheckpointConfig,
+    /// Validation on fixed tasks during RL (off unless `validation.every` > 0).
+    pub validation: ValidationConfig,
     /// SFT cold start.
     pub sft: SftConfig,
     /// Rollout settings, owned and parsed by arpo-rollout.
@@ -177,6 +180,7 @@ impl Default for TrainConfig {
             schedule: LrSchedule::Constant,
             ppo: PpoConfig::default(),
             checkpoint: CheckpointConfig::default(),
+            validation: ValidationConfig::default(),
             sft: SftConfig::default(),
             rollout: serde_json::Value::Object(Default::default()),
         }

@@ -34,5 +34,8 @@ pub use loss::{
     PolicyLossConfig, PolicyLossInput,
 };
 pub use optim::{LrSchedule, Optim, OptimizerConfig};
-pub use rl::{prompt_tokens, rl_step, run_rl, RlContext, StepMetrics, TaskCursor};
+pub use rl::{
+    prompt_tokens, rl_step, run_rl, RlContext, RlEvent, StepMetrics, TaskCursor, ValidationConfig,
+    ValidationMetrics,
+};
 pub use tree_loss::{tree_policy_loss, Forward, TreeRows};

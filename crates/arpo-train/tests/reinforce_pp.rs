@@ -195,6 +195,7 @@ fn an_arpo_tree_step_with_reinforce_pp_gives_finite_metrics() {
             reward: &EvenTasksUniform,
             rollout: &rollout,
             train,
+            validation_tasks: &[],
         };
         let tasks = tasks(2);
         let mut cursor = TaskCursor::new(&tasks, TaskPosition::default()).unwrap();

@@ -1,15 +1,18 @@
 //! The RL loop's options on a tiny from-scratch model: a rollout temperature that differs from
 //! the trainer's is refused; gradient accumulation gives the weights of one full mini-batch
 //! backward; DAPO dynamic sampling refills the batch from the next tasks and advances the task
-//! position by every prompt rolled out.
+//! position by every prompt rolled out; validation is logged when configured, repeats itself on
+//! the same policy, and changes no training number.
 
 mod common;
 
 use arpo_model::tokenizer::ByteTokenizer;
 use arpo_rollout::RolloutMode;
 use arpo_train::rl::TaskPosition;
+use arpo_train::rl::{validate, validation_path};
 use arpo_train::{
-    rl_step, run_rl, Error, LossAgg, Optim, RlContext, StepMetrics, TaskCursor, TrainConfig,
+    rl_step, run_rl, Error, LossAgg, Optim, RlContext, RlEvent, StepMetrics, TaskCursor,
+    TrainConfig, ValidationMetrics,
 };
 use common::rl::{
     max_abs_diff, model, no_tools, rollout_config, runtime, tasks, weights, EvenTasksUniform, B,
@@ -39,6 +42,7 @@ fn one_step(train: &TrainConfig, n_tasks: usize) -> (Vec<f32>, StepMetrics, Task
         reward: &EvenTasksUniform,
         rollout: &rollout,
         train,
+        validation_tasks: &[],
     };
     let tasks = tasks(n_tasks);
     let mut cursor = TaskCursor::new(&tasks, TaskPosition::default()).unwrap();
@@ -72,6 +76,7 @@ fn a_rollout_temperature_other_than_the_trainers_is_refused_naming_both() {
         reward: &EvenTasksUniform,
         rollout: &rollout,
         train: &train,
+        validation_tasks: &[],
     };
     let metrics = dir.path().join("metrics.jsonl");
     let err = runtime()
@@ -173,4 +178,123 @@ fn dynamic_sampling_refills_from_the_next_tasks_and_advances_the_position() {
         (3, 3, 1)
     );
     assert_eq!(pos, TaskPosition { next: 3, epoch: 0 });
+}
+
+/// Records what `run_rl` reports.
+#[derive(Default)]
+struct Log {
+    steps: Vec<u64>,
+    validations: Vec<ValidationMetrics>,
+}
+
+impl Log {
+    fn record(&mut self, event: RlEvent<'_>) {
+        match event {
+            RlEvent::Step(m) => self.steps.push(m.step),
+            RlEvent::Validation(v) => self.validations.push(v.clone()),
+        }
+    }
+}
+
+/// Three steps of `run_rl` with validation every `every` steps (0: off) on t0..t3: final
+/// weights, per-step metrics without wall times, and what the observer saw.
+fn run_with_validation(every: u64) -> (Vec<f32>, Vec<StepMetrics>, Log) {
+    let tok = ByteTokenizer::with_tool_tags();
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = base_config();
+    train.ppo.batch_prompts = 2;
+    train.ppo.mini_batch_prompts = 2;
+    train.ppo.steps = 3;
+    train.checkpoint.dir = dir.path().join("checkpoints");
+    train.validation.every = every;
+    train.validation.samples = 2;
+    let rollout = rollout_config(&tok, RolloutMode::Trajectory { samples: 3 }, 8);
+    let validation_tasks = tasks(4);
+    let ctx = RlContext {
+        tokenizer: &tok,
+        runner: no_tools(),
+        reward: &EvenTasksUniform,
+        rollout: &rollout,
+        train: &train,
+        validation_tasks: &validation_tasks,
+    };
+    let metrics = dir.path().join("metrics.jsonl");
+    let mut log = Log::default();
+    let trained = runtime()
+        .block_on(run_rl(
+            model(&tok, 5),
+            None,
+            &tasks(6),
+            &ctx,
+            &metrics,
+            |e| log.record(e),
+        ))
+        .unwrap();
+    let mut steps: Vec<StepMetrics> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for s in &mut steps {
+        s.seconds = 0.0;
+        s.rollout_seconds = 0.0;
+    }
+    let logged: Vec<ValidationMetrics> = std::fs::read_to_string(validation_path(&metrics))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logged, log.validations, "file and observer disagree");
+    (weights(&trained), steps, log)
+}
+
+#[test]
+fn validation_is_logged_as_configured_and_changes_no_training_number() {
+    let (w_off, m_off, log_off) = run_with_validation(0);
+    let (w_on, m_on, log_on) = run_with_validation(2);
+    assert!(log_off.validations.is_empty());
+    assert_eq!(log_on.steps, [1, 2, 3]);
+    // Before training, every 2 steps, and after the last.
+    let at: Vec<u64> = log_on.validations.iter().map(|v| v.step).collect();
+    assert_eq!(at, [0, 2, 3]);
+    for v in &log_on.validations {
+        assert_eq!(v.responses, 4 * 2, "4 tasks × 2 samples");
+        // The reward of t0 and t2 is 0.5 whatever the text; of t1 and t3 a hash in [0, 1):
+        // the mean cannot be 0.5 exactly unless the hashes average to it.
+        assert!((0.0..1.0).contains(&v.reward_mean), "{v:?}");
+    }
+    // Validation draws from its own streams: training is the same with and without it.
+    assert_eq!(m_off, m_on, "per-step metrics changed by validation");
+    assert!(w_off == w_on, "weights changed by validation");
+}
+
+#[test]
+fn validating_the_same_policy_twice_gives_the_same_record() {
+    // Fixed prompts and sampling streams: two points of a validation curve differ by the policy
+    // alone. Tasks t0 and t2 score 0.5 on any text (the mean of the uniform reward).
+    let tok = ByteTokenizer::with_tool_tags();
+    let mut train = base_config();
+    train.validation.samples = 3;
+    let rollout = rollout_config(&tok, RolloutMode::Trajectory { samples: 1 }, 8);
+    let even: Vec<_> = tasks(4).into_iter().step_by(2).collect();
+    let all = tasks(4);
+    let ctx = |validation_tasks| RlContext {
+        tokenizer: &tok,
+        runner: no_tools(),
+        reward: &EvenTasksUniform,
+        rollout: &rollout,
+        train: &train,
+        validation_tasks,
+    };
+    let policy = model(&tok, 9);
+    let policy = burn::module::AutodiffModule::valid(&policy);
+    let rt = runtime();
+    let (ctx_all, ctx_even) = (ctx(&all), ctx(&even));
+    let mut a = rt.block_on(validate(&policy, &all, &ctx_all, 7)).unwrap();
+    let mut b = rt.block_on(validate(&policy, &all, &ctx_all, 7)).unwrap();
+    (a.seconds, b.seconds) = (0.0, 0.0);
+    assert_eq!(a, b);
+    assert_eq!((a.step, a.responses), (7, 12));
+    let e = rt.block_on(validate(&policy, &even, &ctx_even, 0)).unwrap();
+    assert_eq!((e.reward_mean, e.accuracy, e.format_errors), (0.5, 0.0, 0));
 }

@@ -1,6 +1,6 @@
 //! Kill -9 in the middle of an RL run, then resume: the final weights are bit-identical to an
-//! uninterrupted run with the same seed, and the metrics log holds every step exactly once with
-//! the same values (wall times aside). The run uses DAPO dynamic sampling with refill (so the
+//! uninterrupted run with the same seed, and the metrics and validation logs hold every step
+//! exactly once with the same values (wall times aside). The run uses DAPO dynamic sampling with refill (so the
 //! task position advances by a varying amount per step) and a warm-up schedule (so a wrong
 //! optimiser step after resume would change the learning rate). The runs are child processes
 //! (this test binary re-run on the ignored `rl_child` test), the kill a real SIGKILL.
@@ -15,7 +15,7 @@ use arpo_model::tokenizer::ByteTokenizer;
 use arpo_rollout::RolloutMode;
 use arpo_train::export::export_hf;
 use arpo_train::optim::LrSchedule;
-use arpo_train::{run_rl, RlContext, StepMetrics, TrainConfig};
+use arpo_train::{run_rl, RlContext, StepMetrics, TrainConfig, ValidationMetrics};
 use common::rl::{model, no_tools, rollout_config, runtime, tasks, EvenTasksUniform};
 
 const STEPS: u64 = 6;
@@ -34,6 +34,9 @@ fn config(dir: &Path, resume: bool) -> TrainConfig {
     c.checkpoint.every = 2;
     c.checkpoint.keep = 2;
     c.checkpoint.resume = resume;
+    // Validation at 0, 3 and 6: a kill after step 3's metrics line can land before its
+    // validation line, which the resumed run must then write once.
+    c.validation.every = 3;
     c
 }
 
@@ -59,6 +62,7 @@ fn rl_child() {
         reward: &EvenTasksUniform,
         rollout: &rollout,
         train: &train,
+        validation_tasks: &tasks(3),
     };
     let trained = runtime()
         .block_on(run_rl(
@@ -84,12 +88,25 @@ fn child(dir: &Path, resume: bool, delay_ms: u64) -> Child {
     cmd.stdout(std::process::Stdio::null()).spawn().unwrap()
 }
 
-fn metric_lines(dir: &Path) -> Vec<StepMetrics> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
+fn lines<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+fn metric_lines(dir: &Path) -> Vec<StepMetrics> {
+    lines(&dir.join("metrics.jsonl"))
+}
+
+/// Validation lines without their wall times.
+fn validation_lines(dir: &Path) -> Vec<ValidationMetrics> {
+    let mut v: Vec<ValidationMetrics> = lines(&dir.join("validation.jsonl"));
+    for m in &mut v {
+        m.seconds = 0.0;
+    }
+    v
 }
 
 /// The metrics without their wall times (which differ from run to run).
@@ -144,6 +161,13 @@ fn rl_kill_and_resume_is_bit_exact() {
         "no step refilled, so the task position was never tested: {prompts:?}"
     );
     assert_eq!(timeless(ma), timeless(mb), "per-step metrics differ");
+    let (va, vb) = (validation_lines(&straight), validation_lines(&killed));
+    assert_eq!(
+        va.iter().map(|v| v.step).collect::<Vec<_>>(),
+        [0, 3, 6],
+        "validation before training, every 3 steps and after the last"
+    );
+    assert_eq!(va, vb, "validation lines differ after kill -9 and resume");
     eprintln!(
         "killed after {before} logged steps; resumed to {STEPS}; prompts per step {prompts:?}; \
          final weights identical ({} bytes)",

@@ -93,6 +93,7 @@ fn run(lr: f64, steps: u64) -> Vec<StepMetrics> {
         reward: &LowercaseReward,
         rollout: &rollout,
         train: &train,
+        validation_tasks: &[],
     };
     let path = dir.path().join("metrics.jsonl");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -162,6 +163,7 @@ fn one_arpo_step_with_a_tool_runner_gives_finite_metrics() {
         reward: &LowercaseReward,
         rollout: &rollout,
         train: &train,
+        validation_tasks: &[],
     };
     let mut optim = Optim::<B, CausalLm<B>>::new(train.optimizer.clone(), train.schedule);
     let rt = tokio::runtime::Builder::new_multi_thread()

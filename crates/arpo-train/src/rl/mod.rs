@@ -5,8 +5,9 @@
 //!
 //! Files, in the order a step runs them: `sample` (rollout rounds, DAPO dynamic sampling and
 //! refill, the task cursor), `rows` (GRPO or REINFORCE++ advantages as loss rows), `update`
-//! (mini-batches, gradient accumulation, optimiser steps), `step` (one step end to end), `run`
-//! (the loop with checkpoints and exact resume).
+//! (mini-batches, gradient accumulation, optimiser steps), `step` (one step end to end),
+//! `validate` (fixed-task validation between steps), `run` (the loop with checkpoints and exact
+//! resume).
 
 use std::sync::Arc;
 
@@ -24,11 +25,13 @@ mod run;
 mod sample;
 mod step;
 mod update;
+mod validate;
 
 pub use rows::{reinforce_pp_rows, reinforce_pp_token_advantages, PpTrajectory};
-pub use run::run_rl;
+pub use run::{run_rl, validation_path, RlEvent};
 pub use sample::{TaskCursor, TaskPosition};
 pub use step::rl_step;
+pub use validate::{validate, ValidationConfig, ValidationMetrics};
 
 /// Everything an RL step needs besides the model and optimiser.
 pub struct RlContext<'a> {
@@ -40,8 +43,10 @@ pub struct RlContext<'a> {
     pub reward: &'a dyn Reward,
     /// Rollout settings (tree shape, sampling, budgets).
     pub rollout: &'a RolloutConfig,
-    /// Loss, advantage, optimiser, PPO and checkpoint settings.
+    /// Loss, advantage, optimiser, PPO, validation and checkpoint settings.
     pub train: &'a TrainConfig,
+    /// Fixed tasks [`run_rl`] validates on as `train.validation` says (empty: none).
+    pub validation_tasks: &'a [Task],
 }
 
 /// What one RL step did (one line of `metrics.jsonl`).

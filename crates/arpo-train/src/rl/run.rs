@@ -5,8 +5,9 @@
 //! position), the RL step (every step's random streams derive from `train.seed + step`), and
 //! the task position (refills consume a varying number of tasks). The run draws nothing from a
 //! run-level generator, so the checkpoint's RNG field records the untouched generator of
-//! `train.seed`. Metric lines of steps after the checkpoint are dropped on resume, so that
-//! every step appears once.
+//! `train.seed`. Metric and validation lines of steps after the checkpoint are dropped on
+//! resume, so that every step appears once. Validation draws from its own fixed stream, so
+//! turning it on changes no training number.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -14,29 +15,47 @@ use std::path::Path;
 
 use arpo_core::Task;
 use arpo_model::CausalLm;
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::sample::{TaskCursor, TaskPosition};
+use super::validate::{validate, ValidationMetrics};
 use super::{check_settings, rl_step, RlContext, StepMetrics};
 use crate::checkpoint::{self, Checkpoint, RngState, TrainState};
 use crate::optim::Optim;
 use crate::{Error, Result};
 
+/// What [`run_rl`] reports as it goes, to its callback.
+#[derive(Debug, Clone, Copy)]
+pub enum RlEvent<'a> {
+    /// A step finished; its metrics line is written.
+    Step(&'a StepMetrics),
+    /// A validation finished; its line is written.
+    Validation(&'a ValidationMetrics),
+}
+
+/// The validation lines' file: `validation.jsonl` in the folder of `metrics_path`.
+pub fn validation_path(metrics_path: &Path) -> std::path::PathBuf {
+    metrics_path.with_file_name("validation.jsonl")
+}
+
 /// Runs RL from the latest checkpoint of `train.checkpoint.dir` when `checkpoint.resume` is
 /// set and one exists, else from `model`, until `ppo.steps` steps are done. Takes tasks in
 /// order (wrapping around), appends each step's metrics as one JSON line to `metrics_path`,
-/// writes a checkpoint every `checkpoint.every` steps and after the last (keeping
-/// `checkpoint.keep`), and calls `on_step` after every step. A fresh run refuses a folder that
-/// already holds checkpoints and empties `metrics_path`. Returns the trained model.
+/// validates on `ctx.validation_tasks` as `train.validation` says (one line each in
+/// [`validation_path`]), writes a checkpoint every `checkpoint.every` steps and after the last
+/// (keeping `checkpoint.keep`), and calls `on_event` after every step and validation. A fresh
+/// run refuses a folder that already holds checkpoints and empties both metric files. Returns
+/// the trained model.
 pub async fn run_rl<B: AutodiffBackend>(
     mut model: CausalLm<B>,
     reference: Option<&CausalLm<B>>,
     tasks: &[Task],
     ctx: &RlContext<'_>,
     metrics_path: &Path,
-    mut on_step: impl FnMut(&StepMetrics),
+    mut on_event: impl FnMut(RlEvent<'_>),
 ) -> Result<CausalLm<B>> {
     let train = ctx.train;
     check_settings(ctx, reference.is_some())?;
@@ -44,6 +63,8 @@ pub async fn run_rl<B: AutodiffBackend>(
         return Err(Error::Usage("run_rl needs at least one task".into()));
     }
     let ck = &train.checkpoint;
+    let validation_file = validation_path(metrics_path);
+    let validating = train.validation.every > 0 && !ctx.validation_tasks.is_empty();
     let device = model.device();
     let mut optim = Optim::<B, CausalLm<B>>::new(train.optimizer.clone(), train.schedule);
     let latest = if ck.resume {
@@ -59,6 +80,7 @@ pub async fn run_rl<B: AutodiffBackend>(
             // restore_optim counts RL steps; the schedule runs on optimiser steps.
             optim.step = optim_step;
             truncate_metrics(metrics_path, c.state.step)?;
+            truncate_metrics(&validation_file, c.state.step)?;
             tracing::info!(step = c.state.step, path = %c.path.display(), "resuming RL");
             c.state
         }
@@ -73,11 +95,13 @@ pub async fn run_rl<B: AutodiffBackend>(
             if let Some(parent) = metrics_path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
-            match fs::remove_file(metrics_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io(metrics_path, e))
+            for path in [metrics_path, &validation_file] {
+                match fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(Error::io(path, e))
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
             TrainState {
                 step: 0,
@@ -93,6 +117,10 @@ pub async fn run_rl<B: AutodiffBackend>(
         epoch: state.epoch,
     };
     let mut cursor = TaskCursor::new(tasks, position)?;
+    if validating && train.validation.before_train && state.step == 0 {
+        let metrics = validate_and_log(&model, ctx, &validation_file, 0).await?;
+        on_event(RlEvent::Validation(&metrics));
+    }
     while state.step < train.ppo.steps {
         let step = state.step;
         let (next, metrics) = rl_step(
@@ -114,14 +142,32 @@ pub async fn run_rl<B: AutodiffBackend>(
             "tasks": tasks.len(),
             "optim_step": optim.step,
         });
-        append_metrics(metrics_path, &metrics)?;
-        on_step(&metrics);
+        append_line(metrics_path, &metrics)?;
+        on_event(RlEvent::Step(&metrics));
+        // Before the checkpoint: a checkpoint at step k implies its validation line is written.
+        let last = state.step == train.ppo.steps;
+        if validating && (state.step % train.validation.every == 0 || last) {
+            let metrics = validate_and_log(&model, ctx, &validation_file, state.step).await?;
+            on_event(RlEvent::Validation(&metrics));
+        }
         if state.step % ck.every.max(1) == 0 || state.step == train.ppo.steps {
             checkpoint::save(&ck.dir, &state, &model, &optim)?;
             checkpoint::prune(&ck.dir, ck.keep)?;
         }
     }
     Ok(model)
+}
+
+/// Validates the inference copy of `model` and appends the line to `file`.
+async fn validate_and_log<B: AutodiffBackend>(
+    model: &CausalLm<B>,
+    ctx: &RlContext<'_>,
+    file: &Path,
+    step: u64,
+) -> Result<ValidationMetrics> {
+    let metrics = validate(&model.valid(), ctx.validation_tasks, ctx, step).await?;
+    append_line(file, &metrics)?;
+    Ok(metrics)
 }
 
 /// Checks that `c` belongs to a run with this seed and task list; returns its optimiser step.
@@ -149,8 +195,8 @@ fn check_resumable(c: &Checkpoint, seed: u64, tasks: usize) -> Result<usize> {
     Ok(field("optim_step")? as usize)
 }
 
-fn append_metrics(path: &Path, metrics: &StepMetrics) -> Result<()> {
-    let line = serde_json::to_string(metrics).map_err(|e| Error::Usage(format!("metrics: {e}")))?;
+fn append_line(path: &Path, record: &impl serde::Serialize) -> Result<()> {
+    let line = serde_json::to_string(record).map_err(|e| Error::Usage(format!("metrics: {e}")))?;
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
