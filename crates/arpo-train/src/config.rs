@@ -101,6 +101,11 @@ pub struct PpoConfig {
     pub forward: ForwardMode,
     /// RL steps (rollout batches) in the run.
     pub steps: u64,
+    /// Recompute the old log-probs of the PPO ratio with the trainer before the first update
+    /// (as verl does) instead of using the rollout's. The rollout's depend in their last bits
+    /// on which paths were batched together, and so on tool timing and machine load; recomputed
+    /// ones depend on the sampled tokens alone (one extra no-grad forward per step).
+    pub recompute_old_logprobs: bool,
 }
 
 impl Default for PpoConfig {
@@ -114,6 +119,7 @@ impl Default for PpoConfig {
             temperature: 1.0,
             forward: ForwardMode::Packed,
             steps: 100,
+            recompute_old_logprobs: true,
         }
     }
 }

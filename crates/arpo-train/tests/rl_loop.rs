@@ -6,7 +6,9 @@
 
 mod common;
 
+use arpo_core::{Domain, Task, Tokenizer};
 use arpo_model::tokenizer::ByteTokenizer;
+use arpo_model::{from_scratch, ModelConfig};
 use arpo_rollout::RolloutMode;
 use arpo_train::rl::TaskPosition;
 use arpo_train::rl::{validate, validation_path};
@@ -135,6 +137,69 @@ fn grad_accumulation_gives_the_weights_of_one_full_mini_batch() {
             m2.loss
         );
     }
+}
+
+/// One `rl_step` of a 2-layer width-64 model on prompts of different lengths, the rollout
+/// decoding at most `max_batch_rows` paths per forward: (weights, metrics).
+fn one_step_batched(train: &TrainConfig, max_batch_rows: Option<usize>) -> (Vec<f32>, StepMetrics) {
+    let tok = ByteTokenizer::with_tool_tags();
+    let mut rollout = rollout_config(&tok, RolloutMode::Trajectory { samples: 4 }, 24);
+    rollout.stop_tokens.extend(0..48);
+    rollout.max_batch_rows = max_batch_rows;
+    let ctx = RlContext {
+        tokenizer: &tok,
+        runner: no_tools(),
+        reward: &EvenTasksUniform,
+        rollout: &rollout,
+        train,
+        validation_tasks: &[],
+    };
+    let tasks: Vec<Task> = (0..4)
+        .map(|i| {
+            let question = format!("Say something{}.", " more".repeat(3 * i));
+            Task::new(format!("t{i}"), "toy", Domain::Math, question, vec![])
+        })
+        .collect();
+    let config = ModelConfig::small(tok.vocab_size(), 64, 2);
+    let model = from_scratch::<B>(&config, 3, &Default::default()).unwrap();
+    let mut cursor = TaskCursor::new(&tasks, TaskPosition::default()).unwrap();
+    let mut optim = Optim::<B, _>::new(train.optimizer.clone(), train.schedule);
+    let (trained, m) = runtime()
+        .block_on(rl_step(model, &mut optim, None, &mut cursor, &ctx, 0, 17))
+        .unwrap();
+    (weights(&trained), m)
+}
+
+#[test]
+fn recomputed_old_logprobs_make_the_update_independent_of_rollout_batching() {
+    // All paths decoded in shared forwards, or one at a time: the same tokens are drawn (each
+    // path has its own stream), but the rollout's log-probs differ in their last bits (padding
+    // to the longest row, kernel choice by batch height), and with them the PPO ratio. With the
+    // trainer's recomputed old log-probs the weights must be bit-identical either way.
+    let mut results = Vec::new();
+    for recompute in [false, true] {
+        let mut train = base_config();
+        train.ppo.recompute_old_logprobs = recompute;
+        let (w_batched, m_batched) = one_step_batched(&train, None);
+        let (w_single, m_single) = one_step_batched(&train, Some(1));
+        assert_eq!(
+            m_batched.generated_tokens, m_single.generated_tokens,
+            "the rollouts drew different tokens"
+        );
+        let diff = max_abs_diff(&w_batched, &w_single);
+        eprintln!("recompute {recompute}: batched vs one-at-a-time weights differ by {diff:.3e}");
+        results.push(w_batched == w_single);
+    }
+    // The premise: with the rollout's log-probs, batching does change the weights here (AdamW's
+    // first step is about lr·sign(g), so a last-bit change of a tiny gradient shows).
+    assert!(
+        !results[0],
+        "batching changed nothing: the test shows nothing"
+    );
+    assert!(
+        results[1],
+        "recomputed old log-probs: the weights must be identical"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! [`StepMetrics`] record, written by [`run_rl`] as one JSON line beside its checkpoints.
 //!
 //! Files, in the order a step runs them: `sample` (rollout rounds, DAPO dynamic sampling and
-//! refill, the task cursor), `rows` (GRPO or REINFORCE++ advantages as loss rows), `update`
+//! refill, the task cursor), `old_logprobs` (the PPO ratio's old log-probs recomputed), `rows` (GRPO or REINFORCE++ advantages as loss rows), `update`
 //! (mini-batches, gradient accumulation, optimiser steps), `step` (one step end to end),
 //! `validate` (fixed-task validation between steps), `run` (the loop with checkpoints and exact
 //! resume).
@@ -20,6 +20,7 @@ use crate::advantage::Attribution;
 use crate::config::{Estimator, TrainConfig};
 use crate::{Error, Result};
 
+mod old_logprobs;
 mod rows;
 mod run;
 mod sample;

@@ -7,6 +7,7 @@ use arpo_model::CausalLm;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 
+use super::old_logprobs::recompute_old_logprobs;
 use super::rows::loss_rows;
 use super::sample::{sample_groups, TaskCursor};
 use super::update::ppo_updates;
@@ -31,7 +32,10 @@ pub async fn rl_step<B: AutodiffBackend>(
     let start = Instant::now();
     check_settings(ctx, reference.is_some())?;
     let policy = model.valid();
-    let sampled = sample_groups(&policy, tasks, ctx, seed).await?;
+    let mut sampled = sample_groups(&policy, tasks, ctx, seed).await?;
+    if ctx.train.ppo.recompute_old_logprobs {
+        recompute_old_logprobs(&policy, &mut sampled.trees, ctx.train)?;
+    }
     drop(policy);
 
     let scores = &sampled.scores;
