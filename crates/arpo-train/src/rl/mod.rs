@@ -159,6 +159,7 @@ fn check_settings(ctx: &RlContext, has_reference: bool) -> Result<()> {
         ("ppo.batch_prompts", ppo.batch_prompts),
         ("ppo.mini_batch_prompts", ppo.mini_batch_prompts),
         ("ppo.grad_accum", ppo.grad_accum),
+        ("validation.samples", ctx.train.validation.samples),
     ] {
         if v == 0 {
             return Err(Error::Usage(format!("{name} must be at least 1")));

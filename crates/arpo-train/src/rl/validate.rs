@@ -13,7 +13,7 @@ use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
 use super::{prompt_tokens, RlContext};
-use crate::Result;
+use crate::{Error, Result};
 
 /// When and how the policy is validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +75,9 @@ pub async fn validate<B: Backend>(
     step: u64,
 ) -> Result<ValidationMetrics> {
     let validation = &ctx.train.validation;
+    if validation.samples == 0 {
+        return Err(Error::Usage("validation.samples must be at least 1".into()));
+    }
     let inputs = tasks
         .iter()
         .map(|t| {
@@ -86,7 +89,7 @@ pub async fn validate<B: Backend>(
         .collect::<Result<Vec<_>>>()?;
     let config = RolloutConfig {
         mode: RolloutMode::Trajectory {
-            samples: validation.samples.max(1),
+            samples: validation.samples,
         },
         sampling: validation.sampling.clone(),
         end_on_tool_limit: false,
