@@ -101,10 +101,11 @@ pub struct PpoConfig {
     pub forward: ForwardMode,
     /// RL steps (rollout batches) in the run.
     pub steps: u64,
-    /// Recompute the old log-probs of the PPO ratio with the trainer before the first update
-    /// (as verl does) instead of using the rollout's. The rollout's depend in their last bits
-    /// on which paths were batched together, and so on tool timing and machine load; recomputed
-    /// ones depend on the sampled tokens alone (one extra no-grad forward per step).
+    /// Recompute the old log-probs of the PPO ratio (and the sampling entropies) with the
+    /// trainer before the first update (as verl does) instead of using the rollout's. The
+    /// rollout's depend in their last bits on which paths were batched together, and so on tool
+    /// timing and machine load; recomputed ones depend on the sampled tokens alone (one extra
+    /// no-grad forward per tree and step).
     pub recompute_old_logprobs: bool,
 }
 

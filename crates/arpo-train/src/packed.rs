@@ -114,6 +114,35 @@ pub fn packed_logprobs<B: Backend>(
     targets: &[usize],
     temperature: f64,
 ) -> Result<Tensor<B, 1>> {
+    let (picked, target_ids) = packed_predictors(model, packed, targets)?;
+    score(model, picked, target_ids, temperature)
+}
+
+/// [`packed_logprobs`] and the full-vocabulary entropy of `softmax(logits / T)` at each target
+/// (the rollout's definition of a token's sampling entropy), copied to the host.
+pub fn packed_logprobs_entropies<B: Backend>(
+    model: &CausalLm<B>,
+    packed: &PackedTree,
+    targets: &[usize],
+    temperature: f64,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (picked, target_ids) = packed_predictors(model, packed, targets)?;
+    let [k, _] = picked.dims();
+    let logp = log_softmax(logits(model, picked, temperature), 1);
+    let device = logp.device();
+    let idx = Tensor::<B, 2, Int>::from_data(TensorData::new(target_ids, [k, 1]), &device);
+    let chosen = logp.clone().gather(1, idx).reshape([k]);
+    let entropy = logp.clone().exp().mul(logp).sum_dim(1).neg().reshape([k]);
+    Ok((crate::loss::host(chosen)?, crate::loss::host(entropy)?))
+}
+
+/// One forward of the packed tree: the hidden states that predict the tokens at `targets`
+/// (`[targets.len(), d]`) and those tokens' ids.
+fn packed_predictors<B: Backend>(
+    model: &CausalLm<B>,
+    packed: &PackedTree,
+    targets: &[usize],
+) -> Result<(Tensor<B, 2>, Vec<i64>)> {
     let device = model.device();
     let n = packed.len();
     let preds = targets
@@ -148,7 +177,16 @@ pub fn packed_logprobs<B: Backend>(
         .iter()
         .map(|&t| i64::from(packed.tokens[t]))
         .collect();
-    score(model, picked, target_ids, temperature)
+    Ok((picked, target_ids))
+}
+
+/// `head(h) / T` for each row of `hidden: [k, d]`: `[k, vocab]`.
+fn logits<B: Backend>(model: &CausalLm<B>, hidden: Tensor<B, 2>, temperature: f64) -> Tensor<B, 2> {
+    let [k, d] = hidden.dims();
+    model
+        .head(hidden.reshape([1, k, d]))
+        .reshape([k, model.vocab_size()])
+        .div_scalar(temperature)
 }
 
 /// `log softmax(head(h) / T)[target]` for each row of `hidden: [k, d]`.
@@ -158,11 +196,8 @@ pub(crate) fn score<B: Backend>(
     targets: Vec<i64>,
     temperature: f64,
 ) -> Result<Tensor<B, 1>> {
-    let [k, d] = hidden.dims();
-    let logits = model
-        .head(hidden.reshape([1, k, d]))
-        .reshape([k, model.vocab_size()])
-        .div_scalar(temperature);
+    let k = hidden.dims()[0];
+    let logits = logits(model, hidden, temperature);
     let idx = Tensor::<B, 2, Int>::from_data(TensorData::new(targets, [k, 1]), &logits.device());
     Ok(log_softmax(logits, 1).gather(1, idx).reshape([k]))
 }

@@ -11,7 +11,7 @@ use arpo_model::tokenizer::ByteTokenizer;
 use arpo_model::{from_scratch, ModelConfig};
 use arpo_rollout::RolloutMode;
 use arpo_train::rl::TaskPosition;
-use arpo_train::rl::{validate, validation_path};
+use arpo_train::rl::{recompute_old_logprobs, validate, validation_path};
 use arpo_train::{
     rl_step, run_rl, Error, LossAgg, Optim, RlContext, RlEvent, StepMetrics, TaskCursor,
     TrainConfig, ValidationMetrics,
@@ -200,6 +200,62 @@ fn recomputed_old_logprobs_make_the_update_independent_of_rollout_batching() {
         results[1],
         "recomputed old log-probs: the weights must be identical"
     );
+}
+
+#[test]
+fn recomputed_old_logprobs_and_entropies_match_the_rollouts_own() {
+    // Against the rollout engine's sampler (f64 log-softmax on the host, batched decoding): the
+    // trainer's packed forward must give the same numbers up to float rounding, on trained
+    // tokens only.
+    let tok = ByteTokenizer::with_tool_tags();
+    let rollout_cfg = rollout_config(&tok, RolloutMode::Trajectory { samples: 3 }, 16);
+    let model = from_scratch::<burn::backend::Flex>(
+        &ModelConfig::small(tok.vocab_size(), 64, 2),
+        5,
+        &Default::default(),
+    )
+    .unwrap();
+    let inputs: Vec<_> = tasks(2)
+        .iter()
+        .map(|t| arpo_rollout::RolloutInput {
+            task_id: t.id.clone(),
+            prompt_tokens: arpo_train::prompt_tokens(&tok, t).unwrap(),
+        })
+        .collect();
+    let out = runtime()
+        .block_on(arpo_rollout::rollout(
+            &model,
+            &tok,
+            no_tools(),
+            &inputs,
+            &rollout_cfg,
+            9,
+        ))
+        .unwrap();
+    let mut recomputed = out.trees.clone();
+    let mut train = base_config();
+    train.ppo.temperature = rollout_cfg.sampling.temperature;
+    recompute_old_logprobs(&model, &mut recomputed, &train).unwrap();
+    let (mut checked, mut worst_lp, mut worst_h) = (0, 0f32, 0f32);
+    for (a, b) in out.trees.iter().zip(&recomputed) {
+        for (na, nb) in a.nodes.iter().zip(&b.nodes) {
+            for (sa, sb) in na.segments.iter().zip(&nb.segments) {
+                assert_eq!(sa.tokens, sb.tokens);
+                for i in 0..sa.tokens.len() {
+                    if !sa.loss_mask[i] {
+                        assert_eq!(sa.logprobs[i], sb.logprobs[i], "untrained token changed");
+                        continue;
+                    }
+                    checked += 1;
+                    worst_lp = worst_lp.max((sa.logprobs[i] - sb.logprobs[i]).abs());
+                    worst_h = worst_h.max((sa.entropies[i] - sb.entropies[i]).abs());
+                }
+            }
+        }
+    }
+    eprintln!("{checked} trained tokens: log-prob within {worst_lp:.1e}, entropy {worst_h:.1e}");
+    assert!(checked > 20, "only {checked} trained tokens");
+    assert!(worst_lp < 1e-5 && worst_h < 1e-5, "{worst_lp} {worst_h}");
 }
 
 #[test]

@@ -28,6 +28,7 @@ mod step;
 mod update;
 mod validate;
 
+pub use old_logprobs::recompute_old_logprobs;
 pub use rows::{reinforce_pp_rows, reinforce_pp_token_advantages, PpTrajectory};
 pub use run::{run_rl, validation_path, RlEvent};
 pub use sample::{TaskCursor, TaskPosition};
