@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arpo_core::{Reward, Task, Tokenizer};
 use arpo_eval::{QuestionRecord, Trajectory};
 use arpo_model::{CausalLm, SamplingConfig};
-use arpo_rollout::{rollout, RolloutConfig, RolloutInput, RolloutMode};
+use arpo_rollout::{rollout, RolloutConfig, RolloutMode};
 use arpo_tools::ToolRunner;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
@@ -54,15 +54,7 @@ pub async fn evaluate<B: Backend>(
     max_response_tokens: usize,
     seed: u64,
 ) -> Result<(EvalSummary, Vec<QuestionRecord>), QuickstartError> {
-    let inputs = tasks
-        .iter()
-        .map(|t| {
-            Ok(RolloutInput {
-                task_id: t.id.clone(),
-                prompt_tokens: arpo_train::prompt_tokens(tokenizer, t)?,
-            })
-        })
-        .collect::<Result<Vec<_>, QuickstartError>>()?;
+    let inputs = arpo_train::rl::rollout_inputs(tokenizer, tasks)?;
     let mut config = RolloutConfig::new(
         RolloutMode::Trajectory { samples: 1 },
         eval_sampling(),

@@ -15,7 +15,7 @@ use arpo_eval::QuestionRecord;
 use arpo_model::{CausalLm, SamplingConfig};
 use arpo_rollout::render::html::{render_tree_html, HtmlOptions};
 use arpo_rollout::render::TokenText;
-use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutInput, RolloutMode};
+use arpo_rollout::{rollout, ArpoConfig, RolloutConfig, RolloutMode};
 use arpo_tools::ToolRunner;
 use arpo_train::config::CheckpointConfig;
 use arpo_train::optim::OptimizerConfig;
@@ -257,10 +257,7 @@ pub(super) async fn render_tree<B: AutodiffBackend>(
     seed: u64,
     path: &Path,
 ) -> Result<(), QuickstartError> {
-    let inputs = [RolloutInput {
-        task_id: task.id.clone(),
-        prompt_tokens: arpo_train::prompt_tokens(tokenizer, task)?,
-    }];
+    let inputs = arpo_train::rl::rollout_inputs(tokenizer, std::slice::from_ref(task))?;
     let out =
         rollout::<B::InnerBackend, _>(model, tokenizer, runner.clone(), &inputs, rollout_cfg, seed)
             .await?;

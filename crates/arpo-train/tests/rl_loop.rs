@@ -11,7 +11,7 @@ use arpo_model::tokenizer::ByteTokenizer;
 use arpo_model::{from_scratch, ModelConfig};
 use arpo_rollout::RolloutMode;
 use arpo_train::rl::TaskPosition;
-use arpo_train::rl::{recompute_old_logprobs, validate, validation_path};
+use arpo_train::rl::{recompute_old_logprobs, rollout_inputs, validate, validation_path};
 use arpo_train::{
     rl_step, run_rl, Error, LossAgg, Optim, RlContext, RlEvent, StepMetrics, TaskCursor,
     TrainConfig, ValidationMetrics,
@@ -215,13 +215,7 @@ fn recomputed_old_logprobs_and_entropies_match_the_rollouts_own() {
         &Default::default(),
     )
     .unwrap();
-    let inputs: Vec<_> = tasks(2)
-        .iter()
-        .map(|t| arpo_rollout::RolloutInput {
-            task_id: t.id.clone(),
-            prompt_tokens: arpo_train::prompt_tokens(&tok, t).unwrap(),
-        })
-        .collect();
+    let inputs = rollout_inputs(&tok, &tasks(2)).unwrap();
     let out = runtime()
         .block_on(arpo_rollout::rollout(
             &model,

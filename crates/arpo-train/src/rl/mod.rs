@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use arpo_core::{ChatMessage, Reward, Task, TokenId, Tokenizer};
-use arpo_rollout::RolloutConfig;
+use arpo_rollout::{RolloutConfig, RolloutInput};
 use arpo_tools::ToolRunner;
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +120,19 @@ pub fn prompt_tokens(tokenizer: &dyn Tokenizer, task: &Task) -> Result<Vec<Token
     };
     let text = tokenizer.apply_chat_template(messages, true)?;
     Ok(tokenizer.encode(&text)?)
+}
+
+/// One rollout input per task, in order: the task id and its [`prompt_tokens`].
+pub fn rollout_inputs(tokenizer: &dyn Tokenizer, tasks: &[Task]) -> Result<Vec<RolloutInput>> {
+    tasks
+        .iter()
+        .map(|t| {
+            Ok(RolloutInput {
+                task_id: t.id.clone(),
+                prompt_tokens: prompt_tokens(tokenizer, t)?,
+            })
+        })
+        .collect()
 }
 
 /// Settings that would make the update wrong, or fail only after the rollout: refused before

@@ -11,10 +11,10 @@
 
 use arpo_core::{RolloutTree, Task};
 use arpo_model::CausalLm;
-use arpo_rollout::{rollout, RolloutInput, RolloutStats};
+use arpo_rollout::{rollout, RolloutStats};
 use burn::tensor::backend::Backend;
 
-use super::{prompt_tokens, RlContext};
+use super::{rollout_inputs, RlContext};
 use crate::advantage::keeps_group;
 use crate::{Error, Result};
 
@@ -145,15 +145,7 @@ pub(super) async fn sample_groups<B: Backend>(
     let mut size = batch;
     while out.rounds < max_rounds {
         let round_tasks = tasks.take(size);
-        let inputs = round_tasks
-            .iter()
-            .map(|t| {
-                Ok(RolloutInput {
-                    task_id: t.id.clone(),
-                    prompt_tokens: prompt_tokens(ctx.tokenizer, t)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let inputs = rollout_inputs(ctx.tokenizer, &round_tasks)?;
         let rolled = rollout::<B, _>(
             policy,
             ctx.tokenizer,

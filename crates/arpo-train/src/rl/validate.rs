@@ -8,11 +8,11 @@
 
 use arpo_core::Task;
 use arpo_model::{CausalLm, SamplingConfig};
-use arpo_rollout::{rollout, RolloutConfig, RolloutInput, RolloutMode};
+use arpo_rollout::{rollout, RolloutConfig, RolloutMode};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use super::{prompt_tokens, RlContext};
+use super::{rollout_inputs, RlContext};
 use crate::{Error, Result};
 
 /// When and how the policy is validated.
@@ -78,15 +78,7 @@ pub async fn validate<B: Backend>(
     if validation.samples == 0 {
         return Err(Error::Usage("validation.samples must be at least 1".into()));
     }
-    let inputs = tasks
-        .iter()
-        .map(|t| {
-            Ok(RolloutInput {
-                task_id: t.id.clone(),
-                prompt_tokens: prompt_tokens(ctx.tokenizer, t)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let inputs = rollout_inputs(ctx.tokenizer, tasks)?;
     let config = RolloutConfig {
         mode: RolloutMode::Trajectory {
             samples: validation.samples,
