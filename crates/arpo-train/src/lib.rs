@@ -4,7 +4,8 @@
 //! cold start, and the run configuration.
 //!
 //! The maths are small pure functions with typed statistics; orchestration (the RL loop) stays
-//! outside them except in `rl` (rollout → reward → advantages → PPO updates, checkpoints).
+//! outside them except in `rl` (rollout → reward → recomputed old log-probs → advantages → PPO
+//! updates, validation, checkpoints).
 //! Library code is generic over the burn backend; tests run on `Autodiff<Flex>`.
 //!
 //! Where this departs from the reference (verl): a group of one gets advantage 0; global (not
