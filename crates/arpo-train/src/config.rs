@@ -1,10 +1,12 @@
 //! One nested, serde-serialisable configuration for a training run, loadable from TOML, with
 //! presets for the algorithms the paper compares (ARPO, GRPO, DAPO, REINFORCE++).
 //!
-//! Rollout settings belong to arpo-rollout; they pass through here untouched as `rollout`.
+//! Rollout settings belong to arpo-rollout; they are kept here as data (`rollout`) and read
+//! into its `RolloutConfig` by [`TrainConfig::rollout_config`].
 
 use std::path::{Path, PathBuf};
 
+use arpo_rollout::RolloutConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::advantage::{Attribution, OverlongPenalty, GROUP_EPS};
@@ -172,7 +174,8 @@ pub struct TrainConfig {
     pub validation: ValidationConfig,
     /// SFT cold start.
     pub sft: SftConfig,
-    /// Rollout settings, owned and parsed by arpo-rollout.
+    /// Rollout settings: arpo-rollout's `RolloutConfig`, kept as data here and read by
+    /// [`TrainConfig::rollout_config`].
     pub rollout: serde_json::Value,
 }
 
@@ -239,6 +242,23 @@ impl TrainConfig {
             estimator: KlEstimator::K3,
         });
         self
+    }
+
+    /// The `rollout` table as arpo-rollout's [`RolloutConfig`]. A missing or empty
+    /// `stop_tokens` means the tokenizer's, passed as `stop_tokens`. Errors name the field.
+    pub fn rollout_config(&self, stop_tokens: Vec<u32>) -> Result<RolloutConfig> {
+        let mut value = self.rollout.clone();
+        if let Some(table) = value.as_object_mut() {
+            table
+                .entry("stop_tokens")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        }
+        let mut config: RolloutConfig =
+            serde_json::from_value(value).map_err(|e| Error::parse("rollout", e.to_string()))?;
+        if config.stop_tokens.is_empty() {
+            config.stop_tokens = stop_tokens;
+        }
+        Ok(config)
     }
 
     /// Parses TOML; `origin` names the source in errors (the message carries line and column).

@@ -1,6 +1,7 @@
 //! The run configuration: the committed example TOML parses, round-trips, rejects unknown
 //! fields with their location, and the presets carry the values the docs and papers name.
 
+use arpo_rollout::RolloutMode;
 use arpo_train::advantage::{keeps_group, OverlongPenalty};
 use arpo_train::config::{Estimator, ForwardMode};
 use arpo_train::optim::LrSchedule;
@@ -27,7 +28,12 @@ fn example_toml_parses_and_round_trips() {
     );
     assert_eq!(c.ppo.forward, ForwardMode::Packed);
     assert_eq!(c.sft.batch_size, 16);
-    assert_eq!(c.rollout["beam_size"], 2);
+    let rollout = c.rollout_config(vec![2]).unwrap();
+    assert_eq!(rollout.mode.leaves(), 16);
+    assert!(matches!(&rollout.mode, RolloutMode::Arpo(a) if a.initial == 8));
+    assert_eq!(rollout.stop_tokens, [2], "the tokenizer's stop tokens");
+    assert_eq!(rollout.sampling.temperature, c.ppo.temperature);
+    assert_eq!(c.validation.every, 10);
     let back = TrainConfig::from_toml(&c.to_toml().unwrap(), "round trip").unwrap();
     assert_eq!(back, c);
 }
@@ -96,4 +102,11 @@ fn dapo_overlong_penalty_and_dynamic_sampling() {
     assert_eq!(p.penalty(150), -1.0);
     assert!(keeps_group(&[0.0, 1.0, 0.0]));
     assert!(!keeps_group(&[1.0, 1.0]) && !keeps_group(&[0.5]));
+}
+
+#[test]
+fn a_bad_rollout_table_is_refused_naming_it() {
+    let c = TrainConfig::from_toml("[rollout.mode.Beam]\nwidth = 2\n", "run.toml").unwrap();
+    let err = c.rollout_config(vec![]).unwrap_err().to_string();
+    assert!(err.contains("rollout") && err.contains("Beam"), "{err}");
 }
