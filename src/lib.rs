@@ -14,3 +14,4 @@ pub mod backend;
 pub mod benchmark;
 pub mod chat;
 pub mod quickstart;
+pub mod rl_cli;

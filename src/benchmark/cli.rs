@@ -147,7 +147,7 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
         None => None,
     };
     let search = match spec.tools.search {
-        Some(_) => search_tool(args)?,
+        Some(_) => search_tool(args.index.as_deref(), args.search_cache.as_deref())?,
         None => None,
     };
     let runner = Arc::new(spec.tool_runner(python, search)?);
@@ -310,12 +310,16 @@ fn spec(benchmark: Benchmark, args: &BenchArgs) -> Result<EvalSpec> {
 }
 
 /// The search tool from `--index` and/or `--search-cache`.
-fn search_tool(args: &BenchArgs) -> Result<Option<Arc<dyn Tool>>> {
-    let cache = match &args.search_cache {
+/// The search tool over a BM25 index and/or a replay cache; `None` when neither is given.
+pub(crate) fn search_tool(
+    index: Option<&Path>,
+    cache: Option<&Path>,
+) -> Result<Option<Arc<dyn Tool>>> {
+    let cache = match cache {
         Some(p) => Some(ReplayCache::load(p)?),
         None => None,
     };
-    let backend = match &args.index {
+    let backend = match index {
         Some(dir) => SearchBackend::Bm25(
             Bm25Index::open(dir).with_context(|| format!("search index {}", dir.display()))?,
         ),

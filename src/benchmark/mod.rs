@@ -7,4 +7,5 @@ mod agent;
 mod cli;
 
 pub use agent::PolicyAgent;
+pub(crate) use cli::search_tool;
 pub use cli::{main, run, run_cli, BenchArgs};
