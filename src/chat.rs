@@ -22,9 +22,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arpo_core::{ChatMessage, Tokenizer};
-use arpo_model::tokenizer::{load_tokenizer, ByteTokenizer};
-use arpo_model::{from_scratch, load_model, ModelConfig, SamplingConfig};
+use arpo_core::ChatMessage;
+use arpo_model::SamplingConfig;
 use arpo_rollout::render::html::{render_tree_html, HtmlOptions};
 use arpo_rollout::render::text::render_tree_text;
 use arpo_rollout::render::TokenText;
@@ -129,25 +128,11 @@ where
 
 /// [`run_cli`] with parsed options.
 pub async fn run(args: &ChatArgs) -> Result<RolloutOutput> {
-    let device = Default::default();
-    let (model, tokenizer): (_, Box<dyn Tokenizer>) = match &args.model {
-        Some(path) => (
-            load_model::<Inference>(path, args.max_tokens + 1024, &device)
-                .with_context(|| format!("{}", path.display()))?,
-            load_tokenizer(path)?,
-        ),
-        None => {
-            let tok = ByteTokenizer::with_tool_tags();
-            (
-                from_scratch::<Inference>(
-                    &ModelConfig::small(tok.vocab_size(), 64, 2),
-                    args.seed,
-                    &device,
-                )?,
-                Box::new(tok),
-            )
-        }
-    };
+    let (model, tokenizer) = crate::load::load_policy::<Inference>(
+        args.model.as_deref(),
+        args.seed,
+        args.max_tokens + 1024,
+    )?;
     let mut specs =
         vec![ToolSpec::python(Arc::new(PythonTool::new(PythonConfig::default())?)).max_calls(5)];
     let index = match (&args.index, &args.corpus) {

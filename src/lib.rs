@@ -13,5 +13,7 @@ pub use arpo_train as train;
 pub mod backend;
 pub mod benchmark;
 pub mod chat;
+pub mod load;
 pub mod quickstart;
 pub mod rl_cli;
+pub mod sft_cli;

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arpo_core::{Task, Tokenizer, Tool};
 use arpo_eval::{load_verl_parquet, ArpoReward};
-use arpo_model::tokenizer::{load_tokenizer, ByteTokenizer};
-use arpo_model::{from_scratch, load_model, CausalLm, ModelConfig};
+use arpo_model::CausalLm;
 use arpo_tools::{PythonConfig, PythonTool, RunnerConfig, ToolRunner, ToolSpec};
 use arpo_train::rl::RlEvent;
 use arpo_train::{run_rl, RlContext, TrainConfig};
@@ -183,6 +182,13 @@ pub async fn run(args: &TrainArgs) -> Result<PathBuf> {
     bar.finish_and_clear();
     let final_dir = dir.join("final");
     arpo_train::export::export_hf(&trained, &final_dir)?;
+    if crate::load::copy_tokenizer_files(crate::load::model_path(&args.model), &final_dir)? == 0 {
+        eprintln!(
+            "note: {} has no tokenizer files to copy; load the export with the tokenizer of {}",
+            final_dir.display(),
+            args.model.display()
+        );
+    }
     eprintln!(
         "done: metrics in {}, trained policy in {}",
         metrics.display(),
@@ -200,24 +206,10 @@ fn load_tasks(path: &Path, limit: Option<usize>) -> Result<Vec<Task>> {
     Ok(tasks)
 }
 
-/// The policy to train and its tokenizer.
+/// The policy to train and its tokenizer, with room for the prompt beside the response budget.
 fn policy(path: &Path, train: &TrainConfig) -> Result<(CausalLm<Training>, Box<dyn Tokenizer>)> {
-    let device = Default::default();
-    if path == Path::new("tiny") {
-        let tok = ByteTokenizer::with_tool_tags();
-        let config = ModelConfig::small(tok.vocab_size(), 64, 2);
-        return Ok((
-            from_scratch::<Training>(&config, train.seed, &device)?,
-            Box::new(tok),
-        ));
-    }
-    // Room for the prompt beside the response budget.
     let context = train.rollout_config(Vec::new())?.max_response_tokens + 2048;
-    Ok((
-        load_model::<Training>(path, context, &device)
-            .with_context(|| path.display().to_string())?,
-        load_tokenizer(path)?,
-    ))
+    crate::load::load_policy(crate::load::model_path(path), train.seed, context)
 }
 
 /// Python (sandboxed) and, when an index or cache is given, search, with their call limits.

@@ -1,11 +1,13 @@
-//! The `train` example's path end to end at test size: a random tiny policy, the committed
-//! verl-layout parquet fixture as training and validation prompts, a TOML run configuration.
-//! Checked: one metrics line per step, validation before training and after every step, a
-//! checkpoint, the exported HF folder, `--resume` continuing to more steps without repeating one,
-//! and errors that name the bad option.
+//! The `train` and `sft` examples' paths end to end at test size: a random tiny policy, a TOML
+//! run configuration, and for `train` the committed verl-layout parquet fixture as training and
+//! validation prompts, for `sft` a few ShareGPT conversations. Checked: one metrics line per
+//! step, validation before training and after every step, a checkpoint, the exported HF folder,
+//! `--resume` continuing to more steps without repeating one, and errors that name the bad
+//! option or file.
 
 use std::path::{Path, PathBuf};
 
+use arpo::train::sft_loop::SftStep;
 use arpo::train::{StepMetrics, ValidationMetrics};
 
 const FIXTURE: &str = concat!(
@@ -132,4 +134,63 @@ async fn bad_options_are_named() {
     std::fs::write(&config, "[rollout.mode.Beam]\nwidth = 2\n").unwrap();
     let err = format!("{:#}", train(&config, &out, &[]).await.unwrap_err());
     assert!(err.contains("rollout") && err.contains("Beam"), "{err}");
+}
+
+const SFT_CONFIG: &str = "seed = 1\n\n[optimizer]\nlr = 1e-3\n\n[sft]\nsteps = 2\nbatch_size = 2\n\
+                          checkpoint_every = 1\nkeep_checkpoints = 2\n";
+
+const CONVERSATIONS: &str = r#"[
+ {"conversations": [{"from": "human", "value": "What is 2 + 3?"},
+                    {"from": "gpt", "value": "<python> 2 + 3 </python> <answer> \\boxed{5} </answer>"}]},
+ {"conversations": [{"from": "human", "value": "Capital of France?"},
+                    {"from": "gpt", "value": "<search> capital of France </search> <answer> \\boxed{Paris} </answer>"}]},
+ {"conversations": [{"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "hi"}]}
+]"#;
+
+async fn sft(dir: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<PathBuf> {
+    let config = dir.join("sft.toml");
+    std::fs::write(&config, SFT_CONFIG).unwrap();
+    let out = dir.join("sft");
+    let mut args: Vec<String> = ["sft", "--model", "tiny", "--quiet"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (flag, path) in [
+        ("--config", &config),
+        ("--data", &data.to_path_buf()),
+        ("--out", &out),
+    ] {
+        args.extend([flag.to_string(), path.display().to_string()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    arpo::sft_cli::run_cli(args).await
+}
+
+#[tokio::test]
+async fn sft_trains_on_sharegpt_exports_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("convs.json");
+    std::fs::write(&data, CONVERSATIONS).unwrap();
+    let out = sft(tmp.path(), &data, &[]).await.expect("sft");
+    let steps: Vec<SftStep> = lines(&out.join("metrics.jsonl"));
+    assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), [1, 2]);
+    assert!(steps.iter().all(|s| s.loss.is_finite() && s.tokens > 0));
+    assert!(out.join("final/model.safetensors").is_file());
+    sft(tmp.path(), &data, &["--resume", "--steps", "3"])
+        .await
+        .expect("resume");
+    let steps: Vec<SftStep> = lines(&out.join("metrics.jsonl"));
+    assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), [1, 2, 3]);
+
+    // A record with an unknown speaker: the error names the file and the record.
+    std::fs::write(
+        &data,
+        r#"[{"conversations": [{"from": "robot", "value": "x"}]}]"#,
+    )
+    .unwrap();
+    let err = format!("{:#}", sft(tmp.path(), &data, &[]).await.unwrap_err());
+    assert!(
+        err.contains("convs.json[0]") && err.contains("robot"),
+        "{err}"
+    );
 }

@@ -14,8 +14,7 @@ use arpo_eval::harness::{
 };
 use arpo_eval::judge::{JudgeClient, JudgeConfig};
 use arpo_eval::Benchmark;
-use arpo_model::tokenizer::{load_tokenizer, ByteTokenizer};
-use arpo_model::{from_scratch, load_model, ModelConfig};
+use arpo_model::tokenizer::load_tokenizer;
 use arpo_tools::{
     Bm25Index, PythonConfig, PythonTool, ReplayCache, SearchBackend, SearchConfig, SearchTool,
 };
@@ -208,26 +207,16 @@ pub async fn run(benchmark: Benchmark, args: &BenchArgs) -> Result<RunReport> {
             run_benchmark(&agent, &tasks, &runner, &options, &mut on_progress).await?
         }
         None => {
-            let device = Default::default();
             let model_arg = args.model.as_deref().context(
                 "give --model PATH (HF folder or .gguf; `tiny` for a random test model) or \
                  --server URL",
             )?;
             let context = spec.decoding.max_new_tokens + 2048;
-            let (model, tokenizer): (_, Box<dyn Tokenizer>) = if model_arg == Path::new("tiny") {
-                let tok = ByteTokenizer::with_tool_tags();
-                let config = ModelConfig::small(tok.vocab_size(), 64, 2);
-                (
-                    from_scratch::<Inference>(&config, args.seed, &device)?,
-                    Box::new(tok),
-                )
-            } else {
-                (
-                    load_model::<Inference>(model_arg, context, &device)
-                        .with_context(|| model_arg.display().to_string())?,
-                    load_tokenizer(model_arg)?,
-                )
-            };
+            let (model, tokenizer) = crate::load::load_policy::<Inference>(
+                crate::load::model_path(model_arg),
+                args.seed,
+                context,
+            )?;
             let agent = PolicyAgent {
                 policy: &model,
                 tokenizer: tokenizer.as_ref(),
