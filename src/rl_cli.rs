@@ -148,33 +148,9 @@ pub async fn run(args: &TrainArgs) -> Result<PathBuf> {
         let line = match event {
             RlEvent::Step(m) => {
                 bar.set_position(m.step);
-                format!(
-                    "step {:>4}: reward {:+.3} acc {:.3} format-err {} tool calls {} branches \
-                     {} tokens {} loss {:+.4} clip {:.3} kl {:.4} {:.1}s",
-                    m.step,
-                    m.reward_mean,
-                    m.accuracy,
-                    m.format_errors,
-                    m.tool_calls,
-                    m.branch_copies,
-                    m.generated_tokens,
-                    m.loss,
-                    m.clip_frac,
-                    m.approx_kl,
-                    m.seconds
-                )
+                m.line()
             }
-            RlEvent::Validation(v) => format!(
-                "validation after {} steps: reward {:+.3} acc {:.3} format-err {} tool \
-                 calls/response {:.2} ({} responses, {:.1}s)",
-                v.step,
-                v.reward_mean,
-                v.accuracy,
-                v.format_errors,
-                v.tool_calls_per_response,
-                v.responses,
-                v.seconds
-            ),
+            RlEvent::Validation(v) => v.line(),
         };
         bar.suspend(|| eprintln!("{line}"));
     })

@@ -295,12 +295,12 @@ async fn train_rl<B: AutodiffBackend>(
         // Printed even when the bar is hidden (no terminal, --quiet): logs keep the steps.
         match event {
             RlEvent::Step(m) => {
-                pb.suspend(|| eprintln!("{}", step_line(name, m)));
+                pb.suspend(|| eprintln!("{name} {}", m.line()));
                 pb.inc(1);
                 log.steps.push(m.clone());
             }
             RlEvent::Validation(v) => {
-                pb.suspend(|| eprintln!("{}", validation_line(name, v)));
+                pb.suspend(|| eprintln!("{name} {}", v.line()));
                 log.validations.push(v.clone());
             }
         }
@@ -308,36 +308,4 @@ async fn train_rl<B: AutodiffBackend>(
     .await?;
     pb.finish_and_clear();
     Ok((model, log, clock.elapsed().as_secs_f64()))
-}
-
-fn step_line(name: &str, m: &StepMetrics) -> String {
-    format!(
-        "{name} step {:>3}: reward {:+.3} acc {:.3} format-err {:>2} tool calls {:>3} \
-         branches {:>3} tokens {:>5} loss {:+.4} clip {:.3} kl {:.4} {:.1}s",
-        m.step,
-        m.reward_mean,
-        m.accuracy,
-        m.format_errors,
-        m.tool_calls,
-        m.branch_copies,
-        m.generated_tokens,
-        m.loss,
-        m.clip_frac,
-        m.approx_kl,
-        m.seconds
-    )
-}
-
-fn validation_line(name: &str, v: &ValidationMetrics) -> String {
-    format!(
-        "{name} validation after {:>3} steps: accuracy {:.3} reward {:+.3} format-err {:>2} \
-         tool calls/question {:.2} ({} questions, {:.1}s)",
-        v.step,
-        v.accuracy,
-        v.reward_mean,
-        v.format_errors,
-        v.tool_calls_per_response,
-        v.responses,
-        v.seconds
-    )
 }

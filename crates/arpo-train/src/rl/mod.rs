@@ -107,6 +107,27 @@ pub struct StepMetrics {
     pub seconds: f64,
 }
 
+impl StepMetrics {
+    /// The step as one progress line (`step   3: reward +0.125 acc 0.156 …`).
+    pub fn line(&self) -> String {
+        format!(
+            "step {:>3}: reward {:+.3} acc {:.3} format-err {:>2} tool calls {:>3} branches {:>3} \
+             tokens {:>5} loss {:+.4} clip {:.3} kl {:.4} {:.1}s",
+            self.step,
+            self.reward_mean,
+            self.accuracy,
+            self.format_errors,
+            self.tool_calls,
+            self.branch_copies,
+            self.generated_tokens,
+            self.loss,
+            self.clip_frac,
+            self.approx_kl,
+            self.seconds
+        )
+    }
+}
+
 /// Prompt tokens of a task: its data-supplied chat prompt, else its question as one user turn,
 /// rendered with the chat template up to the assistant's answer.
 pub fn prompt_tokens(tokenizer: &dyn Tokenizer, task: &Task) -> Result<Vec<TokenId>> {

@@ -61,6 +61,23 @@ pub struct ValidationMetrics {
     pub seconds: f64,
 }
 
+impl ValidationMetrics {
+    /// The validation as one progress line (`validation after   9 steps: accuracy 0.244 …`).
+    pub fn line(&self) -> String {
+        format!(
+            "validation after {:>3} steps: accuracy {:.3} reward {:+.3} format-err {:>2} tool \
+             calls/response {:.2} ({} responses, {:.1}s)",
+            self.step,
+            self.accuracy,
+            self.reward_mean,
+            self.format_errors,
+            self.tool_calls_per_response,
+            self.responses,
+            self.seconds
+        )
+    }
+}
+
 // Validation's sampling streams: fixed for the run, apart from every training step's streams
 // (which derive from `train.seed + step`).
 const VALIDATION_STREAM: u64 = 0x7661_6c69_6461_7465;
