@@ -14,6 +14,7 @@ pub mod backend;
 pub mod benchmark;
 pub mod chat;
 pub mod load;
+pub mod progress;
 pub mod quickstart;
 pub mod rl_cli;
 pub mod sft_cli;

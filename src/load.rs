@@ -1,5 +1,6 @@
 //! The policy a command-line example works with: a model folder or GGUF file and its tokenizer,
-//! or a random tiny model on the byte tokenizer (for tests and dry runs).
+//! or a random tiny model on the byte tokenizer (for tests and dry runs), and the HF folder a
+//! training example exports.
 
 use std::path::Path;
 
@@ -34,6 +35,20 @@ pub fn load_policy<B: Backend>(
 /// `None` for the word `tiny` (the random test model), else the path.
 pub fn model_path(arg: &Path) -> Option<&Path> {
     (arg != Path::new("tiny")).then_some(arg)
+}
+
+/// Writes `model` as an HF folder at `dir` with the tokenizer files of `source` (the `--model`
+/// argument it was trained from), and says so when there are none to copy.
+pub fn export_policy<B: Backend>(model: &CausalLm<B>, source: &Path, dir: &Path) -> Result<()> {
+    arpo_train::export::export_hf(model, dir)?;
+    if copy_tokenizer_files(model_path(source), dir)? == 0 {
+        eprintln!(
+            "note: {} has no tokenizer files to copy; load the export with the tokenizer of {}",
+            dir.display(),
+            source.display()
+        );
+    }
+    Ok(())
 }
 
 /// Copies the tokenizer files of the HF folder `from` (those present of `tokenizer.json`,

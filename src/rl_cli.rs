@@ -18,7 +18,6 @@ use arpo_tools::{PythonConfig, PythonTool, RunnerConfig, ToolRunner, ToolSpec};
 use arpo_train::rl::RlEvent;
 use arpo_train::{run_rl, RlContext, TrainConfig};
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{Training, NAME};
 
@@ -134,15 +133,7 @@ pub async fn run(args: &TrainArgs) -> Result<PathBuf> {
         train.ppo.steps,
         dir.display()
     );
-    let bar = ProgressBar::new(train.ppo.steps);
-    bar.set_style(
-        ProgressStyle::with_template("RL [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    if args.quiet {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = crate::progress::step_bar(train.ppo.steps, "RL", args.quiet);
     let metrics = dir.join("metrics.jsonl");
     let trained = run_rl(model, reference.as_ref(), &tasks, &ctx, &metrics, |event| {
         let line = match event {
@@ -157,14 +148,7 @@ pub async fn run(args: &TrainArgs) -> Result<PathBuf> {
     .await?;
     bar.finish_and_clear();
     let final_dir = dir.join("final");
-    arpo_train::export::export_hf(&trained, &final_dir)?;
-    if crate::load::copy_tokenizer_files(crate::load::model_path(&args.model), &final_dir)? == 0 {
-        eprintln!(
-            "note: {} has no tokenizer files to copy; load the export with the tokenizer of {}",
-            final_dir.display(),
-            args.model.display()
-        );
-    }
+    crate::load::export_policy(&trained, &args.model, &final_dir)?;
     eprintln!(
         "done: metrics in {}, trained policy in {}",
         metrics.display(),

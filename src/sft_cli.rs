@@ -11,7 +11,6 @@ use arpo_train::sft::{load_sharegpt, tokenize_conversation};
 use arpo_train::sft_loop::{run_sft, SftRun};
 use arpo_train::TrainConfig;
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{Training, NAME};
 
@@ -98,17 +97,7 @@ pub fn run(args: &SftArgs) -> Result<PathBuf> {
         train.sft.batch_size,
         args.out.display()
     );
-    let bar = ProgressBar::new(train.sft.steps);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "SFT [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    if args.quiet {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = crate::progress::step_bar(train.sft.steps, "SFT", args.quiet);
     let run = SftRun {
         config: &train.sft,
         optimizer: &train.optimizer,
@@ -132,14 +121,7 @@ pub fn run(args: &SftArgs) -> Result<PathBuf> {
     })?;
     bar.finish_and_clear();
     let final_dir = args.out.join("final");
-    arpo_train::export::export_hf(&trained, &final_dir)?;
-    if crate::load::copy_tokenizer_files(crate::load::model_path(&args.model), &final_dir)? == 0 {
-        eprintln!(
-            "note: {} has no tokenizer files to copy; load the export with the tokenizer of {}",
-            final_dir.display(),
-            args.model.display()
-        );
-    }
+    crate::load::export_policy(&trained, &args.model, &final_dir)?;
     eprintln!("done: trained policy in {}", final_dir.display());
     Ok(args.out.clone())
 }

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 pub use config::QuickstartConfig;
 
@@ -73,15 +73,7 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> QuickstartEr
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(&format!(
-            "{what:>5} [{{bar:30}}] {{pos}}/{{len}} {{elapsed_precise}} eta {{eta}} {{msg}}"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    pb
+    crate::progress::step_bar(len, what, false)
 }
 
 /// How to run (what does not change the results).

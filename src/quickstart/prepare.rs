@@ -17,7 +17,7 @@ use arpo_train::sft_loop::{run_sft, SftConfig, SftRun, SftStep};
 use arpo_train::LrSchedule;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{bar, io_err, setup, QuickstartConfig, QuickstartError, RunOptions};
+use super::{io_err, setup, QuickstartConfig, QuickstartError, RunOptions};
 
 /// The SFT policy with its task, tools and tokenizer.
 pub struct Prepared<B: AutodiffBackend> {
@@ -141,10 +141,7 @@ pub async fn prepare<B: AutodiffBackend>(
         dir: &sft_dir,
         resume: options.resume_sft,
     };
-    let pb = bar(config.sft_steps, "SFT");
-    if options.quiet {
-        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let pb = crate::progress::step_bar(config.sft_steps, "SFT", options.quiet);
     let clock = Instant::now();
     let every = (config.sft_steps / 10).max(1);
     let sft_model = run_sft(model, &examples, &run, |s| {
