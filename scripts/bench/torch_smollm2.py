@@ -17,7 +17,7 @@ def main():
     gguf = pathlib.Path(sys.argv[1])
     threads = int(sys.argv[2])
     torch.set_num_threads(threads)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32).eval()
     vocab = model.config.vocab_size
     g = torch.Generator().manual_seed(0)
     out = {"threads": threads, "torch": torch.__version__}

@@ -17,7 +17,7 @@ use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData}
 use crate::cache::{KvCache, LayerCache};
 use crate::config::ModelConfig;
 use crate::norm::RmsNorm;
-use crate::rope::{apply_rotary, Rotary};
+use crate::rope::{HeadTables, Rotary};
 use crate::{Error, Result};
 
 /// Added to masked attention scores; finite so that no row can become NaN.
@@ -41,6 +41,14 @@ impl<B: Backend> Mlp<B> {
         let gate = silu(self.gate_proj.forward(x.clone()));
         self.down_proj.forward(gate.mul(self.up_proj.forward(x)))
     }
+}
+
+/// RoPE tables of one forward for the query and the key heads.
+pub struct RopeTables<B: Backend> {
+    /// For `[batch, seq, heads * head_dim]` queries.
+    pub queries: HeadTables<B>,
+    /// For `[batch, seq, kv_heads * head_dim]` keys.
+    pub keys: HeadTables<B>,
 }
 
 /// Grouped-query self-attention with RoPE (and per-head q/k RMSNorm for Qwen3).
@@ -71,28 +79,33 @@ impl<B: Backend> Attention<B> {
         self.num_heads / self.num_kv_heads
     }
 
-    /// Projects and rotates queries, keys and values.
+    /// Projects and rotates queries, keys and values. Queries come out multiplied by
+    /// `1/√head_dim` (the attention scale), which costs a pass over the queries instead of one
+    /// over the much larger score matrix.
     ///
     /// # Shapes
-    /// `x: [batch, seq, hidden]` → q `[batch, heads, seq, head_dim]`,
-    /// k and v `[batch, kv_heads, seq, head_dim]`
+    /// `x: [batch, seq, hidden]` → q `[batch, seq, heads * head_dim]`,
+    /// k and v `[batch, seq, kv_heads * head_dim]`
     fn qkv(
         &self,
         x: Tensor<B, 3>,
-        cos: &Tensor<B, 4>,
-        sin: &Tensor<B, 4>,
-    ) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
+        rope: &RopeTables<B>,
+    ) -> (Tensor<B, 3>, Tensor<B, 3>, Tensor<B, 3>) {
         let [b, s, _] = x.dims();
-        let split =
-            |t: Tensor<B, 3>, heads: usize| t.reshape([b, s, heads, self.head_dim]).swap_dims(1, 2);
-        let mut q = split(self.q_proj.forward(x.clone()), self.num_heads);
-        let mut k = split(self.k_proj.forward(x.clone()), self.num_kv_heads);
-        let v = split(self.v_proj.forward(x), self.num_kv_heads);
+        let hd = self.head_dim;
+        let mut q = self.q_proj.forward(x.clone());
+        let mut k = self.k_proj.forward(x.clone());
+        let v = self.v_proj.forward(x);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
-            q = qn.forward(q);
-            k = kn.forward(k);
+            let per_head = |norm: &RmsNorm<B>, t: Tensor<B, 3>, heads: usize| {
+                norm.forward(t.reshape([b, s, heads, hd]))
+                    .reshape([b, s, heads * hd])
+            };
+            q = per_head(qn, q, self.num_heads);
+            k = per_head(kn, k, self.num_kv_heads);
         }
-        (apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v)
+        let q = rope.queries.apply(q).mul_scalar(1.0 / (hd as f64).sqrt());
+        (q, rope.keys.apply(k), v)
     }
 
     /// Whole sequences under an additive attention mask (0 where allowed, a large negative
@@ -103,25 +116,21 @@ impl<B: Backend> Attention<B> {
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
-        cos: &Tensor<B, 4>,
-        sin: &Tensor<B, 4>,
+        rope: &RopeTables<B>,
         mask: &Tensor<B, 3>,
     ) -> Tensor<B, 3> {
         let [b, s, _] = x.dims();
         let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
-        let (q, k, v) = self.qkv(x, cos, sin);
+        let (q, k, v) = self.qkv(x, rope);
         // Query heads of one kv group are stacked along the row axis: no key/value repeat.
-        let q = q.reshape([b, kvh, g * s, hd]);
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (hd as f64).sqrt());
-        let mask = if g == 1 {
-            mask.clone()
-        } else {
-            Tensor::cat(vec![mask.clone(); g], 1)
-        };
-        let probs = softmax(scores.add(mask.unsqueeze_dim::<4>(1)), 3);
-        let out = probs.matmul(v).reshape([b, self.num_heads, s, hd]);
+        let q = q
+            .reshape([b, s, kvh, g, hd])
+            .permute([0, 2, 3, 1, 4])
+            .reshape([b, kvh, g * s, hd]);
+        let heads = |t: Tensor<B, 3>| t.reshape([b, s, kvh, hd]).swap_dims(1, 2);
+        let scores = q.matmul(heads(k).swap_dims(2, 3));
+        let probs = softmax(add_mask(scores, mask, g), 3);
+        let out = probs.matmul(heads(v)).reshape([b, self.num_heads, s, hd]);
         self.o_proj
             .forward(out.swap_dims(1, 2).reshape([b, s, self.num_heads * hd]))
     }
@@ -134,25 +143,29 @@ impl<B: Backend> Attention<B> {
     fn forward_cached(
         &self,
         x: Tensor<B, 3>,
-        cos: &Tensor<B, 4>,
-        sin: &Tensor<B, 4>,
+        rope: &RopeTables<B>,
         lens: &[usize],
         caches: &mut [&mut LayerCache<B>],
     ) -> Tensor<B, 3> {
         let [b, s, _] = x.dims();
         let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
         let device = x.device();
-        let (q, k, v) = self.qkv(x, cos, sin);
-        let scale = 1.0 / (hd as f64).sqrt();
+        let (q, k, v) = self.qkv(x, rope);
         let mut rows = Vec::with_capacity(b);
         for (i, (cache, &n)) in caches.iter_mut().zip(lens).enumerate() {
-            let take = |t: &Tensor<B, 4>, heads: usize| {
+            let take = |t: &Tensor<B, 3>| {
                 t.clone()
-                    .slice([i..i + 1, 0..heads, 0..n, 0..hd])
-                    .reshape([heads, n, hd])
+                    .slice([i..i + 1, 0..n])
+                    .reshape([n, kvh, hd])
+                    .swap_dims(0, 1)
             };
-            cache.append(take(&k, kvh), take(&v, kvh));
-            let q_i = take(&q, self.num_heads).reshape([kvh, g * n, hd]);
+            cache.append(take(&k), take(&v));
+            let q_i = q
+                .clone()
+                .slice([i..i + 1, 0..n])
+                .reshape([n, kvh, g, hd])
+                .permute([1, 2, 0, 3])
+                .reshape([kvh, g * n, hd]);
             let chunks: Vec<_> = cache.chunks.iter().map(|c| c.filled()).collect();
             let widths: Vec<usize> = chunks.iter().map(|(k, _)| k.dims()[1]).collect();
             let total: usize = widths.iter().sum();
@@ -160,10 +173,15 @@ impl<B: Backend> Attention<B> {
                 .iter()
                 .map(|(k, _)| q_i.clone().matmul(k.clone().swap_dims(1, 2)))
                 .collect();
-            let mut scores = Tensor::cat(scores, 2).mul_scalar(scale);
+            let mut scores = Tensor::cat(scores, 2);
             if n > 1 {
-                scores =
-                    scores.add(causal_mask::<B>(g, n, total - n, total, &device).unsqueeze::<3>());
+                let mask = causal_mask::<B>(g, n, total - n, total, &device);
+                // One row of `g·n·total` values shared by the kv heads: the broadcast form
+                // CPU backends add in place.
+                scores = scores
+                    .reshape([kvh, g * n * total])
+                    .add(mask.reshape([1, g * n * total]))
+                    .reshape([kvh, g * n, total]);
             }
             let probs = softmax(scores, 2);
             let mut start = 0;
@@ -193,6 +211,38 @@ impl<B: Backend> Attention<B> {
         }
         self.o_proj.forward(Tensor::cat(rows, 0))
     }
+}
+
+/// Adds an additive mask shared by all heads to the scores of `groups` stacked query heads.
+///
+/// The mask is laid out as one long row per batch entry, so that the sum is either the
+/// "one row broadcast over all leading rows" form or a sum of equal shapes: the two forms CPU
+/// backends run in place at memory speed. Broadcasting `[b, 1, s, s]` over heads instead went
+/// through strided iteration (a quarter of a SmolLM2 prefill).
+///
+/// # Shapes
+/// `scores: [batch, kv_heads, groups * seq, seq]`, `mask: [batch or 1, seq, seq]` → like scores
+fn add_mask<B: Backend>(scores: Tensor<B, 4>, mask: &Tensor<B, 3>, groups: usize) -> Tensor<B, 4> {
+    let [b, kvh, rows, keys] = scores.dims();
+    let [mb, s, _] = mask.dims();
+    let per_head = groups * s * keys;
+    let mask = mask.clone().reshape([mb, 1, s * keys]);
+    let mask = if groups == 1 {
+        mask
+    } else {
+        mask.repeat_dim(1, groups).reshape([mb, 1, per_head])
+    };
+    let summed = if mb == 1 {
+        scores
+            .reshape([b * kvh, per_head])
+            .add(mask.reshape([1, per_head]))
+    } else {
+        scores
+            .reshape([b, kvh, per_head])
+            .add(mask.repeat_dim(1, kvh))
+            .reshape([b * kvh, per_head])
+    };
+    summed.reshape([b, kvh, rows, keys])
 }
 
 /// Additive causal mask for `groups` stacked query heads of `queries` rows each, whose first
@@ -331,6 +381,16 @@ impl<B: Backend> CausalLm<B> {
         }
     }
 
+    /// RoPE tables for the query and key head counts at `positions` (`[batch, seq]`), built
+    /// once per forward and shared by every layer.
+    fn rope_tables(&self, positions: Tensor<B, 2, Int>) -> RopeTables<B> {
+        let attention = &self.model.layers[0].self_attn;
+        let [queries, keys] = self
+            .rotary
+            .head_tables(positions, [attention.num_heads, attention.num_kv_heads]);
+        RopeTables { queries, keys }
+    }
+
     fn check_positions(&self, end: usize) -> Result<()> {
         if end > self.rotary.max_positions {
             return Err(Error::Usage(format!(
@@ -370,15 +430,12 @@ impl<B: Backend> CausalLm<B> {
     ) -> Result<Tensor<B, 3>> {
         let max_pos = positions.clone().max().into_scalar().elem::<i64>();
         self.check_positions(max_pos as usize + 1)?;
-        let (cos, sin) = self.rotary.tables(positions);
+        let rope = self.rope_tables(positions);
         let mut x = self.model.embed_tokens.forward(tokens);
         for layer in &self.model.layers {
-            let h = layer.self_attn.forward(
-                layer.input_layernorm.forward(x.clone()),
-                &cos,
-                &sin,
-                &mask,
-            );
+            let h = layer
+                .self_attn
+                .forward(layer.input_layernorm.forward(x.clone()), &rope, &mask);
             x = x.add(h);
             let h = layer
                 .mlp
@@ -422,15 +479,14 @@ impl<B: Backend> CausalLm<B> {
             pos.extend((0..s).map(|i| (cache.len() + i.min(n - 1)) as i64));
         }
         let positions = Tensor::from_data(TensorData::new(pos, [b, s]), &device);
-        let (cos, sin) = self.rotary.tables(positions);
+        let rope = self.rope_tables(positions);
         let mut x = self.model.embed_tokens.forward(batch.tokens.clone());
         for (l, layer) in self.model.layers.iter().enumerate() {
             let mut layer_caches: Vec<&mut LayerCache<B>> =
                 caches.iter_mut().map(|c| &mut c.layers[l]).collect();
             let h = layer.self_attn.forward_cached(
                 layer.input_layernorm.forward(x.clone()),
-                &cos,
-                &sin,
+                &rope,
                 &batch.lens,
                 &mut layer_caches,
             );
