@@ -10,6 +10,7 @@ pub use arpo_rollout as rollout;
 pub use arpo_tools as tools;
 pub use arpo_train as train;
 
+pub mod allocator;
 pub mod backend;
 pub mod benchmark;
 pub mod chat;

@@ -369,14 +369,17 @@ impl<B: Backend> CausalLm<B> {
         match &self.lm_head {
             Some(head) => head.forward(hidden),
             None => {
-                // `embed · hiddenᵀ` keeps the large [vocab, hidden] matrix in its stored layout;
-                // multiplying by `embedᵀ` made the CPU backend copy it to a contiguous buffer at
-                // every call (38% of decode time for SmolLM2).
+                // A 2-D product with the transposed embedding as a strided view: CPU backends
+                // read it in place. (Batched 3-D forms made the CPU backend copy the 113 MB
+                // matrix of SmolLM2 at every call; `embed · hiddenᵀ` avoided that but paid a
+                // transposed copy of the logits, 100 MB for a 512-token prefill.)
                 let [b, s, d] = hidden.dims();
                 let embed = self.model.embed_tokens.weight.val();
                 let vocab = embed.dims()[0];
-                let logits = embed.matmul(hidden.reshape([b * s, d]).transpose());
-                logits.transpose().reshape([b, s, vocab])
+                hidden
+                    .reshape([b * s, d])
+                    .matmul(embed.transpose())
+                    .reshape([b, s, vocab])
             }
         }
     }
