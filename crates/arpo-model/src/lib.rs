@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod config;
 mod error;
+pub mod few_rows;
 pub mod generate;
 pub mod load;
 pub mod logprob;

@@ -82,16 +82,13 @@ fn tensor1<B: Backend>(t: HostTensor, device: &B::Device) -> Tensor<B, 1> {
     Tensor::from_data(TensorData::new(t.data, [n]), device)
 }
 
-/// HF `[out, in]` → burn `[in, out]`, transposed once on the host.
+/// HF `[out, in]` → burn `[in, out]` as a transposed view: the memory keeps the checkpoint's
+/// layout, where each output's weights are one contiguous row, which is the order the
+/// few-row decoding kernel streams them in (`few_rows`); matrix products read the view in
+/// place.
 fn transposed<B: Backend>(t: HostTensor, device: &B::Device) -> Tensor<B, 2> {
     let (rows, cols) = (t.shape[0], t.shape[1]);
-    let mut data = vec![0.0f32; rows * cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            data[c * rows + r] = t.data[r * cols + c];
-        }
-    }
-    Tensor::from_data(TensorData::new(data, [cols, rows]), device)
+    Tensor::<B, 2>::from_data(TensorData::new(t.data, [rows, cols]), device).transpose()
 }
 
 fn linear<B: Backend>(

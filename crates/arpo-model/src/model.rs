@@ -16,6 +16,7 @@ use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData}
 
 use crate::cache::{KvCache, LayerCache};
 use crate::config::ModelConfig;
+use crate::few_rows::{linear, product};
 use crate::norm::RmsNorm;
 use crate::rope::{HeadTables, Rotary};
 use crate::{Error, Result};
@@ -38,8 +39,8 @@ impl<B: Backend> Mlp<B> {
     /// # Shapes
     /// `[batch, seq, hidden]` → `[batch, seq, hidden]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate.mul(self.up_proj.forward(x)))
+        let gate = silu(linear(&self.gate_proj, x.clone()));
+        linear(&self.down_proj, gate.mul(linear(&self.up_proj, x)))
     }
 }
 
@@ -93,9 +94,9 @@ impl<B: Backend> Attention<B> {
     ) -> (Tensor<B, 3>, Tensor<B, 3>, Tensor<B, 3>) {
         let [b, s, _] = x.dims();
         let hd = self.head_dim;
-        let mut q = self.q_proj.forward(x.clone());
-        let mut k = self.k_proj.forward(x.clone());
-        let v = self.v_proj.forward(x);
+        let mut q = linear(&self.q_proj, x.clone());
+        let mut k = linear(&self.k_proj, x.clone());
+        let v = linear(&self.v_proj, x);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             let per_head = |norm: &RmsNorm<B>, t: Tensor<B, 3>, heads: usize| {
                 norm.forward(t.reshape([b, s, heads, hd]))
@@ -131,8 +132,10 @@ impl<B: Backend> Attention<B> {
         let scores = q.matmul(heads(k).swap_dims(2, 3));
         let probs = softmax(add_mask(scores, mask, g), 3);
         let out = probs.matmul(heads(v)).reshape([b, self.num_heads, s, hd]);
-        self.o_proj
-            .forward(out.swap_dims(1, 2).reshape([b, s, self.num_heads * hd]))
+        linear(
+            &self.o_proj,
+            out.swap_dims(1, 2).reshape([b, s, self.num_heads * hd]),
+        )
     }
 
     /// Extends each sequence from its own history. `lens[i]` tokens of row `i` are real (the
@@ -209,7 +212,7 @@ impl<B: Backend> Attention<B> {
                 out
             });
         }
-        self.o_proj.forward(Tensor::cat(rows, 0))
+        linear(&self.o_proj, Tensor::cat(rows, 0))
     }
 }
 
@@ -367,19 +370,18 @@ impl<B: Backend> CausalLm<B> {
     /// Output head: `[batch, seq, hidden]` → `[batch, seq, vocab]`.
     pub fn head(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
-            Some(head) => head.forward(hidden),
+            Some(head) => linear(head, hidden),
             None => {
-                // A 2-D product with the transposed embedding as a strided view: CPU backends
-                // read it in place. (Batched 3-D forms made the CPU backend copy the 113 MB
-                // matrix of SmolLM2 at every call; `embed · hiddenᵀ` avoided that but paid a
-                // transposed copy of the logits, 100 MB for a 512-token prefill.)
-                let [b, s, d] = hidden.dims();
-                let embed = self.model.embed_tokens.weight.val();
-                let vocab = embed.dims()[0];
-                hidden
-                    .reshape([b * s, d])
-                    .matmul(embed.transpose())
-                    .reshape([b, s, vocab])
+                // The transposed embedding as a strided view: the few-row kernel and the CPU
+                // backend's 2-D product read it in place. (Batched 3-D forms made the CPU
+                // backend copy the 113 MB matrix of SmolLM2 at every call; `embed · hiddenᵀ`
+                // avoided that but paid a transposed copy of the logits, 100 MB for a
+                // 512-token prefill.)
+                product(
+                    hidden,
+                    self.model.embed_tokens.weight.val().transpose(),
+                    None,
+                )
             }
         }
     }
