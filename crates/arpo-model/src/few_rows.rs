@@ -67,36 +67,10 @@ pub fn product<B: Backend>(
 
 #[cfg(feature = "flex")]
 mod flex {
-    use std::any::Any;
-
-    use burn::tensor::{backend::Backend, DType, Tensor, TensorPrimitive};
-    use burn_flex::{FlexTensor, Layout};
+    use burn::tensor::{backend::Backend, Tensor};
 
     use super::kernel;
-
-    /// The flex tensor behind `t` if it holds `f32`; `None` for any other backend or dtype.
-    fn flex_f32<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<FlexTensor> {
-        let primitive = match t.clone().into_primitive() {
-            TensorPrimitive::Float(p) => p,
-            TensorPrimitive::QFloat(_) => return None,
-        };
-        let flex = (&primitive as &dyn Any).downcast_ref::<FlexTensor>()?;
-        (flex.dtype() == DType::F32).then(|| flex.clone())
-    }
-
-    /// The row-major contents of a contiguous `f32` tensor of `len` elements.
-    fn contiguous_data(t: &FlexTensor, len: usize) -> Option<&[f32]> {
-        t.is_contiguous()
-            .then(|| &t.storage::<f32>()[t.layout().start_offset()..][..len])
-    }
-
-    /// The contents of a `[k, n]` tensor that is the transpose of a contiguous `[n, k]` one,
-    /// as that `[n, k]` row-major buffer.
-    fn transposed_data(t: &FlexTensor, k: usize, n: usize) -> Option<&[f32]> {
-        let layout = t.layout();
-        (layout.strides() == [1, k as isize])
-            .then(|| &t.storage::<f32>()[layout.start_offset()..][..k * n])
-    }
+    use crate::flex_cpu::{contiguous_data, flex_f32, from_data, transposed_data};
 
     pub(super) fn product<B: Backend>(
         x: &Tensor<B, 3>,
@@ -106,34 +80,27 @@ mod flex {
         let [b, s, k] = x.dims();
         let x = flex_f32(x)?;
         let w = flex_f32(weight)?;
-        let n = w.layout().shape()[1];
+        let n = weight.dims()[1];
         let bias = match bias {
             Some(bias) => Some(flex_f32(bias)?),
             None => None,
         };
-        let x_data = contiguous_data(&x, b * s * k)?;
+        let x_data = contiguous_data(&x)?;
         let bias_data = match &bias {
-            Some(t) => Some(contiguous_data(t, n)?),
+            Some(t) => Some(contiguous_data(t)?),
             None => None,
         };
-        let out = if let Some(wt) = transposed_data(&w, k, n) {
+        let out = if let Some(wt) = transposed_data(&w) {
             kernel::few_rows_transposed(x_data, b * s, k, wt, n, bias_data)
         } else if b * s >= 2 {
             // A single row stays with the general product on this layout: its matrix-vector
             // path reads each weight row whole, which beat the column tiles (22.6 vs 19.7
             // tok/s decoding SmolLM2 at batch 1).
-            kernel::few_rows(x_data, b * s, k, contiguous_data(&w, k * n)?, n, bias_data)
+            kernel::few_rows(x_data, b * s, k, contiguous_data(&w)?, n, bias_data)
         } else {
             return None;
         };
-        let out = FlexTensor::new(
-            burn::tensor::Bytes::from_elems(out),
-            Layout::contiguous([b, s, n].into()),
-            DType::F32,
-        );
-        let boxed: Box<dyn Any> = Box::new(out);
-        let primitive = *boxed.downcast::<B::FloatTensorPrimitive>().ok()?;
-        Some(Tensor::from_primitive(TensorPrimitive::Float(primitive)))
+        from_data(out, [b, s, n])
     }
 }
 

@@ -2,10 +2,13 @@
 //! SmolLM families on any burn backend, its weights (HF safetensors, GGUF), tokenizers and chat
 //! templates, a forkable KV cache, and a sampler that reports log-prob and exact entropy.
 
+pub mod activation;
 pub mod cache;
 pub mod config;
 mod error;
 pub mod few_rows;
+#[cfg(feature = "flex")]
+mod flex_cpu;
 pub mod generate;
 pub mod load;
 pub mod logprob;

@@ -11,9 +11,9 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, Linear};
-use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData};
 
+use crate::activation::{silu, softmax};
 use crate::cache::{KvCache, LayerCache};
 use crate::config::ModelConfig;
 use crate::few_rows::{linear, product};
@@ -130,7 +130,7 @@ impl<B: Backend> Attention<B> {
             .reshape([b, kvh, g * s, hd]);
         let heads = |t: Tensor<B, 3>| t.reshape([b, s, kvh, hd]).swap_dims(1, 2);
         let scores = q.matmul(heads(k).swap_dims(2, 3));
-        let probs = softmax(add_mask(scores, mask, g), 3);
+        let probs = softmax(add_mask(scores, mask, g));
         let out = probs.matmul(heads(v)).reshape([b, self.num_heads, s, hd]);
         linear(
             &self.o_proj,
@@ -186,7 +186,7 @@ impl<B: Backend> Attention<B> {
                     .add(mask.reshape([1, g * n * total]))
                     .reshape([kvh, g * n, total]);
             }
-            let probs = softmax(scores, 2);
+            let probs = softmax(scores);
             let mut start = 0;
             let mut out: Option<Tensor<B, 3>> = None;
             for ((_, v_c), w) in chunks.into_iter().zip(widths) {
