@@ -59,6 +59,12 @@ pub mod kernel {
         }
         let per_task = TASK.div_ceil(row) * row;
         let rows_fn = select(softmax_rows_portable, x86::softmax_rows_avx2);
+        if x.len() <= per_task {
+            // One task's worth (every decoding step's attention): on this thread, since
+            // handing it to the pool costs more than the work.
+            rows_fn(x, &mut out, row);
+            return out;
+        }
         out.par_chunks_mut(per_task)
             .zip(x.par_chunks(per_task))
             .for_each(|(out, x)| rows_fn(x, out, row));
@@ -69,6 +75,10 @@ pub mod kernel {
     pub fn silu(x: &[f32]) -> Vec<f32> {
         let mut out = vec![0.0f32; x.len()];
         let silu_fn = select(silu_portable, x86::silu_avx2);
+        if x.len() <= TASK {
+            silu_fn(x, &mut out, 0);
+            return out;
+        }
         out.par_chunks_mut(TASK)
             .zip(x.par_chunks(TASK))
             .for_each(|(out, x)| silu_fn(x, out, 0));
