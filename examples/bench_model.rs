@@ -35,6 +35,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Freed buffers stay in the heap for the next forward (see `arpo::allocator`).
+#[global_allocator]
+static ALLOCATOR: arpo::allocator::RetainingAllocator = arpo::allocator::RetainingAllocator;
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let device = Default::default();

@@ -49,6 +49,10 @@ struct Args {
     max_context: usize,
 }
 
+/// Freed buffers stay in the heap for the next forward (see `arpo::allocator`).
+#[global_allocator]
+static ALLOCATOR: arpo::allocator::RetainingAllocator = arpo::allocator::RetainingAllocator;
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let device = Default::default();

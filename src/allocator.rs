@@ -1,5 +1,5 @@
-//! The process allocator of every program built on this crate (the examples, the quickstart):
-//! the system allocator, told once to keep freed memory for reuse.
+//! An allocator for programs that run models and no tool processes: the system allocator,
+//! told once to keep freed memory for reuse.
 //!
 //! A forward allocates and frees buffers of megabytes (scores, activations, logits) at every
 //! layer. glibc's malloc serves blocks above its mmap threshold with fresh `mmap`s and returns
@@ -8,6 +8,13 @@
 //! put out of reach, freed blocks stay in the heap and the next forward reuses them
 //! (`examples/bench_model`: prefill ~320 → ~400 tok/s on 2 cores). The price is that the
 //! resident size stays at its peak, as with the caching allocators of GPU frameworks.
+//!
+//! The retained heap has a cost where a process starts others: `fork` copies the page tables
+//! of everything mapped, so with a heap kept at its peak every sandboxed tool call (bubblewrap
+//! started as another user, which rules out `posix_spawn`) cost milliseconds, a quarter of the
+//! quickstart's time. So programs opt in one by one with `#[global_allocator]`: the model
+//! benchmarks and `generate` do; the quickstart, training and the benchmark harness, which run
+//! tools, do not.
 //!
 //! Only glibc is tuned; elsewhere this is the system allocator unchanged. Library crates of the
 //! workspace do not set an allocator: an application that links them chooses its own.
@@ -54,7 +61,3 @@ unsafe impl GlobalAlloc for RetainingAllocator {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
-
-#[cfg(feature = "retain-freed-memory")]
-#[global_allocator]
-static GLOBAL: RetainingAllocator = RetainingAllocator;

@@ -20,11 +20,8 @@
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
 
-/// Row counts from this up to [`MAX_ROWS`] use a streaming kernel.
-pub const MIN_ROWS: usize = 1;
-
-/// Above this many rows the general product is faster: it packs its operands into cache-sized
-/// panels, which pays off once enough rows share them.
+/// Up to this many rows a streaming kernel runs; above it the general product is faster: it
+/// packs its operands into cache-sized panels, which pays off once enough rows share them.
 pub const MAX_ROWS: usize = 128;
 
 /// Weights smaller than this many elements stay with the general product: they sit in cache,
@@ -42,8 +39,8 @@ pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     product(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
 }
 
-/// `x · weight (+ bias)`, with a streaming kernel for [`MIN_ROWS`]`..=`[`MAX_ROWS`] rows on
-/// flex and one 2-D matrix product otherwise.
+/// `x · weight (+ bias)`, with a streaming kernel for up to [`MAX_ROWS`] rows and weights of
+/// at least [`MIN_WEIGHTS`] elements on flex, and one 2-D matrix product otherwise.
 ///
 /// # Shapes
 /// `x`: `[batch, seq, in]`, `weight`: `[in, out]`, `bias`: `[out]` → `[batch, seq, out]`
@@ -56,7 +53,7 @@ pub fn product<B: Backend>(
     #[cfg(feature = "flex")]
     {
         let weights = weight.dims()[0] * weight.dims()[1];
-        if (MIN_ROWS..=MAX_ROWS).contains(&(b * s)) && weights >= MIN_WEIGHTS {
+        if b * s <= MAX_ROWS && weights >= MIN_WEIGHTS {
             if let Some(y) = flex::product(&x, &weight, bias.as_ref()) {
                 return y;
             }
@@ -156,23 +153,38 @@ pub mod kernel {
         assert_eq!(x.len(), m * k, "x is not [m, k]");
         assert_eq!(w.len(), k * n, "w is not [k, n]");
         let (tile_fn, tile_width) = select();
-        let tiles: Vec<Vec<f32>> = (0..n.div_ceil(tile_width))
+        by_column_blocks(m, n, tile_width, bias, |start, width, tile| {
+            tile_fn(x, m, k, w, n, start, width, tile)
+        })
+    }
+
+    /// The `[m, n]` product assembled from column blocks of `block_width` that
+    /// `compute(start, width, block)` fills (`block` is `[m, width]`), computed in parallel,
+    /// with the bias added.
+    fn by_column_blocks(
+        m: usize,
+        n: usize,
+        block_width: usize,
+        bias: Option<&[f32]>,
+        compute: impl Fn(usize, usize, &mut [f32]) + Sync,
+    ) -> Vec<f32> {
+        let blocks: Vec<Vec<f32>> = (0..n.div_ceil(block_width))
             .into_par_iter()
             .map(|t| {
-                let start = t * tile_width;
-                let width = tile_width.min(n - start);
-                let mut tile = vec![0.0f32; m * width];
-                tile_fn(x, m, k, w, n, start, width, &mut tile);
-                tile
+                let start = t * block_width;
+                let width = block_width.min(n - start);
+                let mut block = vec![0.0f32; m * width];
+                compute(start, width, &mut block);
+                block
             })
             .collect();
         let mut out = vec![0.0f32; m * n];
-        for (t, tile) in tiles.iter().enumerate() {
-            let start = t * tile_width;
-            let width = tile.len() / m.max(1);
+        for (t, block) in blocks.iter().enumerate() {
+            let start = t * block_width;
+            let width = block.len() / m.max(1);
             for row in 0..m {
                 let dst = &mut out[row * n + start..row * n + start + width];
-                dst.copy_from_slice(&tile[row * width..(row + 1) * width]);
+                dst.copy_from_slice(&block[row * width..(row + 1) * width]);
                 if let Some(bias) = bias {
                     for (d, b) in dst.iter_mut().zip(&bias[start..start + width]) {
                         *d += b;
@@ -374,38 +386,9 @@ pub mod kernel {
         assert_eq!(x.len(), m * k, "x is not [m, k]");
         assert_eq!(wt.len(), n * k, "wt is not [n, k]");
         let dot_fn = select_dot();
-        let blocks: Vec<Vec<f32>> = (0..n.div_ceil(DOT_BLOCK))
-            .into_par_iter()
-            .map(|t| {
-                let start = t * DOT_BLOCK;
-                let width = DOT_BLOCK.min(n - start);
-                let mut block = vec![0.0f32; m * width];
-                dot_fn(
-                    x,
-                    m,
-                    k,
-                    &wt[start * k..(start + width) * k],
-                    width,
-                    &mut block,
-                );
-                block
-            })
-            .collect();
-        let mut out = vec![0.0f32; m * n];
-        for (t, block) in blocks.iter().enumerate() {
-            let start = t * DOT_BLOCK;
-            let width = block.len() / m.max(1);
-            for row in 0..m {
-                let dst = &mut out[row * n + start..row * n + start + width];
-                dst.copy_from_slice(&block[row * width..(row + 1) * width]);
-                if let Some(bias) = bias {
-                    for (d, b) in dst.iter_mut().zip(&bias[start..start + width]) {
-                        *d += b;
-                    }
-                }
-            }
-        }
-        out
+        by_column_blocks(m, n, DOT_BLOCK, bias, |start, width, block| {
+            dot_fn(x, m, k, &wt[start * k..(start + width) * k], width, block)
+        })
     }
 
     /// Output columns per parallel task of [`few_rows_transposed`]: 64 weight rows, 147 kB
