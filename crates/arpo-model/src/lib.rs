@@ -28,8 +28,3 @@ pub use load::{from_scratch, from_weights, load_model};
 pub use logprob::{token_logprobs, TokenLogprobs};
 pub use model::{attention_mask, CausalLm, PaddedBatch};
 pub use sampler::{sample, SampledToken, SamplingConfig};
-
-/// Whether this build has the kernels of its own for burn's CPU backend (feature `flex`:
-/// `few_rows`, `activation`). With them, a row's arithmetic on flex does not depend on what
-/// else is in the batch, so batched and one-at-a-time decoding give bit-identical numbers.
-pub const FLEX_KERNELS: bool = cfg!(feature = "flex");
