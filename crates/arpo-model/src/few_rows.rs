@@ -231,8 +231,9 @@ pub mod kernel {
             tile: &mut [f32],
         ) {
             // SAFETY: only reached through `select`, which checked for AVX2 and FMA.
-            unsafe { avx2::<AVX2_TILE, AVX2_ROWS>(x, m, k, w, n, start, width, tile) }
+            unsafe { avx2(x, m, k, w, n, start, width, tile) }
         }
+
         pub(super) fn dot_avx2(
             x: &[f32],
             m: usize,
@@ -354,7 +355,7 @@ pub mod kernel {
         }
 
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<const TILE: usize, const ROWS: usize>(
+        unsafe fn avx2(
             x: &[f32],
             m: usize,
             k: usize,
@@ -364,7 +365,7 @@ pub mod kernel {
             width: usize,
             tile: &mut [f32],
         ) {
-            tile_generic::<true, TILE, ROWS>(x, m, k, w, n, start, width, tile)
+            tile_generic::<true, AVX2_TILE, AVX2_ROWS>(x, m, k, w, n, start, width, tile)
         }
     }
 
