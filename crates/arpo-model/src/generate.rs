@@ -6,10 +6,11 @@ use std::time::Instant;
 use burn::tensor::backend::Backend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use arpo_core::TokenId;
 
-use crate::sampler::{sample, SamplingConfig};
+use crate::sampler::{sample, SampledToken, SamplingConfig};
 use crate::{CausalLm, Error, Result};
 
 /// What to generate.
@@ -116,13 +117,30 @@ pub fn generate<B: Backend>(
         }
         let mut next_live = Vec::with_capacity(live.len());
         let mut next_inputs = Vec::with_capacity(live.len());
-        for (row, &i) in live.iter().enumerate() {
-            let t = sample(
-                &flat[row * vocab..(row + 1) * vocab],
-                &histories[i],
-                &config.sampling,
-                &mut rngs[i],
-            );
+        // Rows sample in parallel (the full-vocabulary softmax and entropy in f64 are most of
+        // a step's work outside the network); each row draws from its own RNG, so the result
+        // does not depend on the order.
+        let live_rngs = select_mut(&mut rngs, &live);
+        let sample_row = |(row, (rng, &i)): (usize, (&mut ChaCha8Rng, &usize))| {
+            let logits = &flat[row * vocab..(row + 1) * vocab];
+            sample(logits, &histories[i], &config.sampling, rng)
+        };
+        let sampled: Vec<SampledToken> = if live.len() == 1 {
+            live_rngs
+                .into_iter()
+                .zip(&live)
+                .enumerate()
+                .map(sample_row)
+                .collect()
+        } else {
+            live_rngs
+                .into_par_iter()
+                .zip(live.par_iter())
+                .enumerate()
+                .map(sample_row)
+                .collect()
+        };
+        for (t, &i) in sampled.into_iter().zip(&live) {
             histories[i].push(t.token);
             let g = &mut out[i];
             g.tokens.push(t.token);
@@ -147,4 +165,21 @@ pub fn generate<B: Backend>(
     }
     timings.decode_secs = start.elapsed().as_secs_f64() - timings.prefill_secs;
     Ok((out, timings))
+}
+
+/// Mutable references to `items[i]` for each `i` of `indices` (ascending, no repeats), in order.
+fn select_mut<'a, T>(items: &'a mut [T], indices: &[usize]) -> Vec<&'a mut T> {
+    let mut wanted = indices.iter().peekable();
+    let mut picked = Vec::with_capacity(indices.len());
+    for (i, item) in items.iter_mut().enumerate() {
+        if wanted.peek() == Some(&&i) {
+            picked.push(item);
+            wanted.next();
+        }
+    }
+    assert!(
+        wanted.next().is_none(),
+        "indices must be ascending and in range"
+    );
+    picked
 }

@@ -77,17 +77,27 @@ pub struct SampledToken {
 }
 
 /// Log-probabilities and entropy of `softmax(logits / temperature)`, in f64.
+///
+/// One `exp` per logit: with `eᵢ = exp(zᵢ − max)` and `S = Σ eᵢ`, the entropy is
+/// `ln S − Σ eᵢ (zᵢ − max) / S`, the same quantity as `−Σ pᵢ log pᵢ` without exponentiating
+/// the log-probs again (over a 49k vocabulary at batch 16, the second pass was a tenth of a
+/// decoding step).
 pub fn log_softmax_entropy(logits: &[f32], temperature: f64) -> (Vec<f64>, f64) {
     let scaled: Vec<f64> = logits.iter().map(|&l| l as f64 / temperature).collect();
     let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let sum: f64 = scaled.iter().map(|z| (z - max).exp()).sum();
-    let lse = max + sum.ln();
+    let (mut sum, mut weighted) = (0.0f64, 0.0f64);
+    for &z in &scaled {
+        let shifted = z - max;
+        let e = shifted.exp();
+        if e > 0.0 {
+            sum += e;
+            weighted += e * shifted;
+        }
+    }
+    let log_sum = sum.ln();
+    let lse = max + log_sum;
     let logp: Vec<f64> = scaled.iter().map(|z| z - lse).collect();
-    let entropy = -logp
-        .iter()
-        .map(|lp| if lp.is_finite() { lp.exp() * lp } else { 0.0 })
-        .sum::<f64>();
-    (logp, entropy)
+    (logp, log_sum - weighted / sum)
 }
 
 /// Applies HF's repetition penalty in place: seen tokens' logits are divided by the penalty when
