@@ -37,6 +37,12 @@ impl<B: Backend> KvChunk<B> {
         Arc::strong_count(&self.owner) == 1
     }
 
+    /// The whole key and value buffers (`[kv_heads, capacity, head_dim]`) and how many
+    /// positions are filled.
+    pub(crate) fn buffers(&self) -> (&Tensor<B, 3>, &Tensor<B, 3>, usize) {
+        (&self.keys, &self.values, self.len)
+    }
+
     /// The filled keys and values.
     ///
     /// # Shapes

@@ -9,6 +9,7 @@ mod error;
 pub mod few_rows;
 #[cfg(feature = "flex")]
 mod flex_cpu;
+pub mod fused_attention;
 pub mod generate;
 pub mod load;
 pub mod logprob;

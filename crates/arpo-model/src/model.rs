@@ -17,6 +17,7 @@ use crate::activation::{silu, softmax};
 use crate::cache::{KvCache, LayerCache};
 use crate::config::ModelConfig;
 use crate::few_rows::{linear, product};
+use crate::fused_attention::{self, Heads};
 use crate::norm::RmsNorm;
 use crate::rope::{HeadTables, Rotary};
 use crate::{Error, Result};
@@ -120,9 +121,48 @@ impl<B: Backend> Attention<B> {
         rope: &RopeTables<B>,
         mask: &Tensor<B, 3>,
     ) -> Tensor<B, 3> {
-        let [b, s, _] = x.dims();
-        let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
         let (q, k, v) = self.qkv(x, rope);
+        self.attend_masked(q, k, v, mask)
+    }
+
+    /// Whole sequences under the causal mask (each position sees itself and those before it).
+    ///
+    /// # Shapes
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`
+    pub fn forward_causal(&self, x: Tensor<B, 3>, rope: &RopeTables<B>) -> Tensor<B, 3> {
+        let [_, s, _] = x.dims();
+        let device = x.device();
+        let (q, k, v) = self.qkv(x, rope);
+        if let Some(out) = fused_attention::attend_causal(&q, &k, &v, self.heads()) {
+            return linear(&self.o_proj, out);
+        }
+        let mask = causal_mask::<B>(1, s, 0, s, &device).unsqueeze::<3>();
+        self.attend_masked(q, k, v, &mask)
+    }
+
+    fn heads(&self) -> Heads {
+        Heads {
+            heads: self.num_heads,
+            kv_heads: self.num_kv_heads,
+            head_dim: self.head_dim,
+        }
+    }
+
+    /// Attention of projected queries, keys and values under an additive mask, with burn
+    /// operations.
+    ///
+    /// # Shapes
+    /// `q: [batch, seq, heads * head_dim]`, `k`, `v: [batch, seq, kv_heads * head_dim]`,
+    /// `mask: [batch or 1, seq, seq]` → `[batch, seq, hidden]`
+    fn attend_masked(
+        &self,
+        q: Tensor<B, 3>,
+        k: Tensor<B, 3>,
+        v: Tensor<B, 3>,
+        mask: &Tensor<B, 3>,
+    ) -> Tensor<B, 3> {
+        let [b, s, _] = q.dims();
+        let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
         // Query heads of one kv group are stacked along the row axis: no key/value repeat.
         let q = q
             .reshape([b, s, kvh, g, hd])
@@ -154,7 +194,6 @@ impl<B: Backend> Attention<B> {
         let (g, kvh, hd) = (self.groups(), self.num_kv_heads, self.head_dim);
         let device = x.device();
         let (q, k, v) = self.qkv(x, rope);
-        let mut rows = Vec::with_capacity(b);
         for (i, (cache, &n)) in caches.iter_mut().zip(lens).enumerate() {
             let take = |t: &Tensor<B, 3>| {
                 t.clone()
@@ -163,6 +202,12 @@ impl<B: Backend> Attention<B> {
                     .swap_dims(0, 1)
             };
             cache.append(take(&k), take(&v));
+        }
+        if let Some(out) = fused_attention::attend_cached(&q, lens, caches, self.heads()) {
+            return linear(&self.o_proj, out);
+        }
+        let mut rows = Vec::with_capacity(b);
+        for (i, (cache, &n)) in caches.iter().zip(lens).enumerate() {
             let q_i = q
                 .clone()
                 .slice([i..i + 1, 0..n])
@@ -416,8 +461,7 @@ impl<B: Backend> CausalLm<B> {
         let positions = Tensor::<B, 1, Int>::arange(0..s as i64, &device)
             .unsqueeze::<2>()
             .repeat_dim(0, b);
-        let mask = causal_mask::<B>(1, s, 0, s, &device).unsqueeze::<3>();
-        self.forward_hidden_masked(tokens, positions, mask)
+        self.run_layers(tokens, positions, None)
     }
 
     /// Final hidden states with explicit positions and attention mask: the general form behind
@@ -433,14 +477,26 @@ impl<B: Backend> CausalLm<B> {
         positions: Tensor<B, 2, Int>,
         mask: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>> {
+        self.run_layers(tokens, positions, Some(mask))
+    }
+
+    /// The layer stack over whole sequences, under `mask` or, when `None`, the causal mask.
+    fn run_layers(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        positions: Tensor<B, 2, Int>,
+        mask: Option<Tensor<B, 3>>,
+    ) -> Result<Tensor<B, 3>> {
         let max_pos = positions.clone().max().into_scalar().elem::<i64>();
         self.check_positions(max_pos as usize + 1)?;
         let rope = self.rope_tables(positions);
         let mut x = self.model.embed_tokens.forward(tokens);
         for layer in &self.model.layers {
-            let h = layer
-                .self_attn
-                .forward(layer.input_layernorm.forward(x.clone()), &rope, &mask);
+            let normed = layer.input_layernorm.forward(x.clone());
+            let h = match &mask {
+                Some(mask) => layer.self_attn.forward(normed, &rope, mask),
+                None => layer.self_attn.forward_causal(normed, &rope),
+            };
             x = x.add(h);
             let h = layer
                 .mlp
