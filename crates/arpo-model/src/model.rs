@@ -2,12 +2,15 @@
 //! MLP → attention → decoder layer → decoder → causal-LM head.
 //!
 //! Field names equal HF checkpoint keys (`model.layers.N.self_attn.q_proj`, `mlp.gate_proj`, ...)
-//! so loading needs no rename table. Linear weights are stored `[in, out]` (burn's layout); the
-//! loader transposes HF's `[out, in]` once.
+//! so loading needs no rename table. Linear weights are `[in, out]` to burn (its layout); loaded
+//! ones are transposed views of the checkpoint's `[out, in]` buffers, which `few_rows` reads in
+//! place.
 //!
 //! Two forward paths share every projection: [`CausalLm::forward`] runs whole right-padded
 //! sequences with a causal mask (training, scoring), and [`CausalLm::forward_cached`] extends each
 //! sequence of a batch from its own [`KvCache`] (generation). Tests check they agree.
+
+use std::cell::OnceCell;
 
 use burn::module::Module;
 use burn::nn::{Embedding, Linear};
@@ -127,17 +130,25 @@ impl<B: Backend> Attention<B> {
 
     /// Whole sequences under the causal mask (each position sees itself and those before it).
     ///
+    /// The fused kernel needs no mask; where it does not apply (other backends, autodiff), the
+    /// additive causal mask is built into `mask` on first use and shared by the later layers.
+    ///
     /// # Shapes
     /// `[batch, seq, hidden]` → `[batch, seq, hidden]`
-    pub fn forward_causal(&self, x: Tensor<B, 3>, rope: &RopeTables<B>) -> Tensor<B, 3> {
+    pub fn forward_causal(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RopeTables<B>,
+        mask: &OnceCell<Tensor<B, 3>>,
+    ) -> Tensor<B, 3> {
         let [_, s, _] = x.dims();
         let device = x.device();
         let (q, k, v) = self.qkv(x, rope);
         if let Some(out) = fused_attention::attend_causal(&q, &k, &v, self.heads()) {
             return linear(&self.o_proj, out);
         }
-        let mask = causal_mask::<B>(1, s, 0, s, &device).unsqueeze::<3>();
-        self.attend_masked(q, k, v, &mask)
+        let mask = mask.get_or_init(|| causal_mask::<B>(1, s, 0, s, &device).unsqueeze::<3>());
+        self.attend_masked(q, k, v, mask)
     }
 
     fn heads(&self) -> Heads {
@@ -500,11 +511,12 @@ impl<B: Backend> CausalLm<B> {
         self.check_positions(max_pos as usize + 1)?;
         let rope = self.rope_tables(positions);
         let mut x = self.model.embed_tokens.forward(tokens);
+        let causal = OnceCell::new();
         for layer in &self.model.layers {
             let normed = layer.input_layernorm.forward(x.clone());
             let h = match &mask {
                 Some(mask) => layer.self_attn.forward(normed, &rope, mask),
-                None => layer.self_attn.forward_causal(normed, &rope),
+                None => layer.self_attn.forward_causal(normed, &rope, &causal),
             };
             x = x.add(h);
             let h = layer
