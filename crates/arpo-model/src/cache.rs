@@ -56,6 +56,18 @@ impl<B: Backend> KvChunk<B> {
     }
 }
 
+/// `rows` (`[h, n, d]`) written into positions `start..start + n` of `buffer` (`[h, capacity, d]`):
+/// in place on flex (see `flex_cpu::write_rows_in_place`), with `slice_assign` elsewhere.
+fn write_rows<B: Backend>(buffer: Tensor<B, 3>, start: usize, rows: Tensor<B, 3>) -> Tensor<B, 3> {
+    #[cfg(feature = "flex")]
+    let buffer = match crate::flex_cpu::write_rows_in_place(buffer, start, &rows) {
+        Ok(written) => return written,
+        Err(untouched) => untouched,
+    };
+    let [h, n, d] = rows.dims();
+    buffer.slice_assign([0..h, start..start + n, 0..d], rows)
+}
+
 /// The history of one layer.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LayerCache<B: Backend> {
@@ -82,9 +94,8 @@ impl<B: Backend> LayerCache<B> {
                     last.keys = grow(last.keys);
                     last.values = grow(last.values);
                 }
-                let rows = [0..h, last.len..end, 0..d];
-                last.keys = last.keys.slice_assign(rows.clone(), keys);
-                last.values = last.values.slice_assign(rows, values);
+                last.keys = write_rows(last.keys, last.len, keys);
+                last.values = write_rows(last.values, last.len, values);
                 last.len = end;
                 self.chunks.push(last);
                 return;
@@ -144,5 +155,61 @@ impl<B: Backend> KvCache<B> {
 
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Flex;
+    use burn::tensor::{Tensor, TensorData};
+
+    use super::LayerCache;
+
+    /// `[heads, n, width]` rows numbered from `first` (distinct values per position).
+    fn rows(heads: usize, first: usize, n: usize, width: usize) -> Tensor<Flex, 3> {
+        let data: Vec<f32> = (0..heads)
+            .flat_map(|h| {
+                (first..first + n)
+                    .flat_map(move |p| (0..width).map(move |w| (h * 10_000 + p * 10 + w) as f32))
+            })
+            .collect();
+        Tensor::from_data(
+            TensorData::new(data, [heads, n, width]),
+            &Default::default(),
+        )
+    }
+
+    fn history(cache: &LayerCache<Flex>) -> Vec<f32> {
+        let parts: Vec<_> = cache.chunks.iter().map(|c| c.filled().0).collect();
+        Tensor::cat(parts, 1).into_data().to_vec().unwrap()
+    }
+
+    /// Property: the history reads back exactly the rows appended, in order, through in-place
+    /// writes, growth past the first capacity, and forks; a fork's shared prefix is never
+    /// written (each side's later rows stay its own).
+    #[test]
+    fn appends_read_back_in_order_and_forks_never_overwrite_shared_rows() {
+        let (heads, width) = (3, 4);
+        let mut cache = LayerCache::<Flex>::default();
+        let mut at = 0;
+        for n in [5, 1, 1, 70, 1, 3] {
+            cache.append(rows(heads, at, n, width), rows(heads, at, n, width));
+            at += n;
+        }
+        assert_eq!(
+            history(&cache),
+            rows(heads, 0, at, width)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        );
+        let mut fork = cache.clone();
+        cache.append(rows(heads, at, 2, width), rows(heads, at, 2, width));
+        fork.append(rows(heads, 500, 1, width), rows(heads, 500, 1, width));
+        let shared = rows(heads, 0, at, width);
+        let ours = Tensor::cat(vec![shared.clone(), rows(heads, at, 2, width)], 1);
+        let theirs = Tensor::cat(vec![shared, rows(heads, 500, 1, width)], 1);
+        assert_eq!(history(&cache), ours.into_data().to_vec::<f32>().unwrap());
+        assert_eq!(history(&fork), theirs.into_data().to_vec::<f32>().unwrap());
     }
 }

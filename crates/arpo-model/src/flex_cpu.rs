@@ -54,3 +54,65 @@ pub(crate) fn from_data<B: Backend, const D: usize>(
     let primitive = *boxed.downcast::<B::FloatTensorPrimitive>().ok()?;
     Some(Tensor::from_primitive(TensorPrimitive::Float(primitive)))
 }
+
+/// Writes `rows` (`[h, n, d]`, any layout) into positions `start..start + n` of axis 1 of
+/// `target` (`[h, capacity, d]`) in place, when `target` is a contiguous `f32` flex tensor that
+/// nobody else holds; otherwise hands `target` back untouched.
+///
+/// burn's `slice_assign` on flex 0.21 copies the whole destination on every call (its
+/// `to_contiguous` returns a second handle to the buffer while the first is still alive, so the
+/// copy-on-write always fires): appending one token to a KV cache chunk cost a copy of the chunk,
+/// quadratic in the sequence length.
+pub(crate) fn write_rows_in_place<B: Backend>(
+    target: Tensor<B, 3>,
+    start: usize,
+    rows: &Tensor<B, 3>,
+) -> Result<Tensor<B, 3>, Tensor<B, 3>> {
+    let [h, capacity, d] = target.dims();
+    let [rows_h, n, rows_d] = rows.dims();
+    let Some(source) = flex_f32(rows) else {
+        return Err(target);
+    };
+    if rows_h != h || rows_d != d || start + n > capacity {
+        return Err(target);
+    }
+    let source = source.to_contiguous();
+    let source = &source.storage::<f32>()[..h * n * d];
+    let primitive = match target.into_primitive() {
+        TensorPrimitive::Float(p) => p,
+        other => return Err(Tensor::from_primitive(other)),
+    };
+    let boxed: Box<dyn Any> = Box::new(primitive);
+    let mut flex = match boxed.downcast::<FlexTensor>() {
+        Ok(flex) => *flex,
+        Err(boxed) => return Err(back_to_tensor::<B>(boxed)),
+    };
+    let whole = flex.layout().start_offset() == 0 && flex.is_contiguous();
+    let written = whole && flex.dtype() == DType::F32 && {
+        match flex.try_storage_mut::<f32>() {
+            Some(buffer) if buffer.len() >= h * capacity * d => {
+                for head in 0..h {
+                    let at = (head * capacity + start) * d;
+                    buffer[at..at + n * d].copy_from_slice(&source[head * n * d..][..n * d]);
+                }
+                true
+            }
+            _ => false,
+        }
+    };
+    let tensor = back_to_tensor::<B>(Box::new(flex));
+    if written {
+        Ok(tensor)
+    } else {
+        Err(tensor)
+    }
+}
+
+/// A flex tensor (boxed as `Any`) as a tensor of backend `B`, which the caller has seen to be
+/// flex.
+fn back_to_tensor<B: Backend>(boxed: Box<dyn Any>) -> Tensor<B, 3> {
+    let primitive = *boxed
+        .downcast::<B::FloatTensorPrimitive>()
+        .expect("the primitive came from a tensor of this backend");
+    Tensor::from_primitive(TensorPrimitive::Float(primitive))
+}
