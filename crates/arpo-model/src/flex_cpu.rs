@@ -78,41 +78,30 @@ pub(crate) fn write_rows_in_place<B: Backend>(
     }
     let source = source.to_contiguous();
     let source = &source.storage::<f32>()[..h * n * d];
-    let primitive = match target.into_primitive() {
+    let mut primitive = match target.into_primitive() {
         TensorPrimitive::Float(p) => p,
         other => return Err(Tensor::from_primitive(other)),
     };
-    let boxed: Box<dyn Any> = Box::new(primitive);
-    let mut flex = match boxed.downcast::<FlexTensor>() {
-        Ok(flex) => *flex,
-        Err(boxed) => return Err(back_to_tensor::<B>(boxed)),
-    };
-    let whole = flex.layout().start_offset() == 0 && flex.is_contiguous();
-    let written = whole && flex.dtype() == DType::F32 && {
-        match flex.try_storage_mut::<f32>() {
-            Some(buffer) if buffer.len() >= h * capacity * d => {
-                for head in 0..h {
-                    let at = (head * capacity + start) * d;
-                    buffer[at..at + n * d].copy_from_slice(&source[head * n * d..][..n * d]);
+    let written = match (&mut primitive as &mut dyn Any).downcast_mut::<FlexTensor>() {
+        Some(flex) if flex.dtype() == DType::F32 && flex.is_contiguous() => {
+            let whole = flex.layout().start_offset() == 0;
+            match flex.try_storage_mut::<f32>() {
+                Some(buffer) if whole && buffer.len() >= h * capacity * d => {
+                    for head in 0..h {
+                        let at = (head * capacity + start) * d;
+                        buffer[at..at + n * d].copy_from_slice(&source[head * n * d..][..n * d]);
+                    }
+                    true
                 }
-                true
+                _ => false,
             }
-            _ => false,
         }
+        _ => false,
     };
-    let tensor = back_to_tensor::<B>(Box::new(flex));
+    let tensor = Tensor::from_primitive(TensorPrimitive::Float(primitive));
     if written {
         Ok(tensor)
     } else {
         Err(tensor)
     }
-}
-
-/// A flex tensor (boxed as `Any`) as a tensor of backend `B`, which the caller has seen to be
-/// flex.
-fn back_to_tensor<B: Backend>(boxed: Box<dyn Any>) -> Tensor<B, 3> {
-    let primitive = *boxed
-        .downcast::<B::FloatTensorPrimitive>()
-        .expect("the primitive came from a tensor of this backend");
-    Tensor::from_primitive(TensorPrimitive::Float(primitive))
 }

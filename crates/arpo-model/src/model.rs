@@ -498,33 +498,26 @@ impl<B: Backend> CausalLm<B> {
         positions: Tensor<B, 2, Int>,
         mask: Option<Tensor<B, 3>>,
     ) -> Result<Tensor<B, 3>> {
-        on_thread_pool(|| self.run_layers_on_this_thread(tokens, positions, mask))
-    }
-
-    fn run_layers_on_this_thread(
-        &self,
-        tokens: Tensor<B, 2, Int>,
-        positions: Tensor<B, 2, Int>,
-        mask: Option<Tensor<B, 3>>,
-    ) -> Result<Tensor<B, 3>> {
-        let max_pos = positions.clone().max().into_scalar().elem::<i64>();
-        self.check_positions(max_pos as usize + 1)?;
-        let rope = self.rope_tables(positions);
-        let mut x = self.model.embed_tokens.forward(tokens);
-        let causal = OnceCell::new();
-        for layer in &self.model.layers {
-            let normed = layer.input_layernorm.forward(x.clone());
-            let h = match &mask {
-                Some(mask) => layer.self_attn.forward(normed, &rope, mask),
-                None => layer.self_attn.forward_causal(normed, &rope, &causal),
-            };
-            x = x.add(h);
-            let h = layer
-                .mlp
-                .forward(layer.post_attention_layernorm.forward(x.clone()));
-            x = x.add(h);
-        }
-        Ok(self.model.norm.forward(x))
+        on_thread_pool(|| {
+            let max_pos = positions.clone().max().into_scalar().elem::<i64>();
+            self.check_positions(max_pos as usize + 1)?;
+            let rope = self.rope_tables(positions);
+            let mut x = self.model.embed_tokens.forward(tokens);
+            let causal = OnceCell::new();
+            for layer in &self.model.layers {
+                let normed = layer.input_layernorm.forward(x.clone());
+                let h = match &mask {
+                    Some(mask) => layer.self_attn.forward(normed, &rope, mask),
+                    None => layer.self_attn.forward_causal(normed, &rope, &causal),
+                };
+                x = x.add(h);
+                let h = layer
+                    .mlp
+                    .forward(layer.post_attention_layernorm.forward(x.clone()));
+                x = x.add(h);
+            }
+            Ok(self.model.norm.forward(x))
+        })
     }
 
     /// Logits for every position of whole sequences (right padding allowed; padded positions
@@ -602,30 +595,24 @@ impl<B: Backend> CausalLm<B> {
     /// # Shapes
     /// returns `[rows.len(), vocab]`
     pub fn extend(&self, rows: &[Vec<u32>], caches: &mut [KvCache<B>]) -> Result<Tensor<B, 2>> {
-        on_thread_pool(|| self.extend_on_this_thread(rows, caches))
-    }
-
-    fn extend_on_this_thread(
-        &self,
-        rows: &[Vec<u32>],
-        caches: &mut [KvCache<B>],
-    ) -> Result<Tensor<B, 2>> {
-        let batch = PaddedBatch::new(rows, &self.device())?;
-        let hidden = self.forward_cached_hidden(&batch, caches)?;
-        let [b, _, d] = hidden.dims();
-        let last: Vec<i64> = batch
-            .lens
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| (i * hidden.dims()[1] + n - 1) as i64)
-            .collect();
-        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(last, [b]), &hidden.device());
-        let seq = hidden.dims()[1];
-        let picked = hidden
-            .reshape([b * seq, d])
-            .select(0, idx)
-            .reshape([b, 1, d]);
-        Ok(self.head(picked).reshape([b, self.vocab_size()]))
+        on_thread_pool(|| {
+            let batch = PaddedBatch::new(rows, &self.device())?;
+            let hidden = self.forward_cached_hidden(&batch, caches)?;
+            let [b, _, d] = hidden.dims();
+            let last: Vec<i64> = batch
+                .lens
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| (i * hidden.dims()[1] + n - 1) as i64)
+                .collect();
+            let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(last, [b]), &hidden.device());
+            let seq = hidden.dims()[1];
+            let picked = hidden
+                .reshape([b * seq, d])
+                .select(0, idx)
+                .reshape([b, 1, d]);
+            Ok(self.head(picked).reshape([b, self.vocab_size()]))
+        })
     }
 }
 
