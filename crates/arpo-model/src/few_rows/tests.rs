@@ -1,0 +1,122 @@
+//! Tests of the few-row kernels and of `product`'s dispatch against a float64 reference.
+
+use super::kernel::{few_rows, few_rows_transposed};
+
+/// Uniform values in [-0.5, 0.5) from a fixed linear congruential sequence.
+fn values(seed: u64, len: usize) -> Vec<f32> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect()
+}
+
+/// `x[m, k] · w[k, n] + bias` by a plain triple loop in f64: the independent reference.
+fn reference(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f64> {
+    let mut out = vec![0.0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut sum = bias.map_or(0.0, |b| b[j] as f64);
+            for kk in 0..k {
+                sum += x[i * k + kk] as f64 * w[kk * n + j] as f64;
+            }
+            out[i * n + j] = sum;
+        }
+    }
+    out
+}
+
+fn assert_close(got: &[f32], want: &[f64], k: usize, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let tolerance = 1e-5 * (1.0 + w.abs()) * (k as f64).sqrt();
+        assert!(
+            (g as f64 - w).abs() <= tolerance,
+            "{what} [{i}]: {g} vs {w}"
+        );
+    }
+}
+
+/// Both kernels against the f64 reference, for row counts around the register groups,
+/// widths that do not fill a tile or a column group, `k` not a multiple of the vector
+/// width, with and without bias.
+#[test]
+fn kernels_match_a_float64_reference() {
+    for (m, k, n) in [
+        (1, 7, 5),
+        (3, 64, 130),
+        (4, 33, 64),
+        (5, 100, 200),
+        (16, 576, 192),
+    ] {
+        let x = values(1, m * k);
+        let w = values(2, k * n);
+        let bias = values(3, n);
+        let mut wt = vec![0.0f32; n * k];
+        for kk in 0..k {
+            for j in 0..n {
+                wt[j * k + kk] = w[kk * n + j];
+            }
+        }
+        for bias in [None, Some(&bias[..])] {
+            let want = reference(&x, m, k, &w, n, bias);
+            let what = format!("m{m} k{k} n{n} bias {}", bias.is_some());
+            assert_close(
+                &few_rows(&x, m, k, &w, n, bias),
+                &want,
+                k,
+                &format!("tiles {what}"),
+            );
+            assert_close(
+                &few_rows_transposed(&x, m, k, &wt, n, bias),
+                &want,
+                k,
+                &format!("dots {what}"),
+            );
+        }
+    }
+}
+
+/// `product` on flex, with the weight as a transposed view (as loaded from a checkpoint)
+/// and contiguous (as burn initialises it), below, inside and above the kernels' row
+/// range, for a weight above and one below `MIN_WEIGHTS`, against the f64 reference.
+#[cfg(feature = "flex")]
+#[test]
+fn product_matches_the_reference_for_both_weight_layouts() {
+    use burn::backend::Flex;
+    use burn::tensor::{Tensor, TensorData};
+
+    let device = Default::default();
+    for (k, n) in [(260, 270), (40, 70)] {
+        assert_eq!(
+            k * n >= super::MIN_WEIGHTS,
+            k == 260,
+            "one size on each side"
+        );
+        let w = values(4, k * n);
+        let bias = values(5, n);
+        let mut wt = vec![0.0f32; n * k];
+        for kk in 0..k {
+            for j in 0..n {
+                wt[j * k + kk] = w[kk * n + j];
+            }
+        }
+        let contiguous = Tensor::<Flex, 2>::from_data(TensorData::new(w.clone(), [k, n]), &device);
+        let view = Tensor::<Flex, 2>::from_data(TensorData::new(wt, [n, k]), &device).transpose();
+        let bias_t = Tensor::<Flex, 1>::from_data(TensorData::new(bias.clone(), [n]), &device);
+        for rows in [1, 2, 7, super::MAX_ROWS + 3] {
+            let x = values(6, rows * k);
+            let want = reference(&x, rows, k, &w, n, Some(&bias));
+            let x_t = Tensor::<Flex, 3>::from_data(TensorData::new(x, [1, rows, k]), &device);
+            for (name, weight) in [("contiguous", &contiguous), ("view", &view)] {
+                let got = super::product(x_t.clone(), weight.clone(), Some(bias_t.clone()));
+                let got: Vec<f32> = got.into_data().to_vec().unwrap();
+                assert_close(&got, &want, k, &format!("{name} {k}x{n}, {rows} rows"));
+            }
+        }
+    }
+}
