@@ -475,15 +475,19 @@ mod tests {
 
     #[test]
     fn matches_float64_attention_over_chunked_histories_of_different_lengths() {
-        // Grouped heads (6 query heads over 2 kv heads); head widths 12 (not a multiple of 8:
+        // Grouped heads (3, 7 and 2 query heads per kv head); head widths 12 (not a multiple of 8:
         // the portable loops) and 64 (the 8-key products and the fixed-width value sums);
         // rows with one, several and more-than-one-task new tokens; cache histories in one
         // and in several head-major chunks with spare capacity, spanning several key blocks;
         // and a whole position-major sequence, as a prefill passes its projections.
-        for head_dim in [12, 64] {
+        // Groups of 3, 7 and 2 query heads per kv head.
+        for (head_dim, (query_heads, kv_heads)) in [12, 64]
+            .into_iter()
+            .flat_map(|d| [(6, 2), (7, 1), (4, 2)].map(|h| (d, h)))
+        {
             let heads = Heads {
-                heads: 6,
-                kv_heads: 2,
+                heads: query_heads,
+                kv_heads,
                 head_dim,
             };
             let seq = 70;
@@ -535,7 +539,10 @@ mod tests {
                 .zip(&expected)
                 .map(|(&a, &b)| (a as f64 - b).abs())
                 .fold(0.0f64, f64::max);
-            assert!(worst < 1e-5, "head width {head_dim}: max abs diff {worst}");
+            assert!(
+                worst < 1e-5,
+                "{query_heads}/{kv_heads} heads of width {head_dim}: max abs diff {worst}"
+            );
             // Padded positions stay zero.
             let width = heads.heads * head_dim;
             assert!(ours[(3 * width)..(seq * width)].iter().all(|&v| v == 0.0));
