@@ -15,6 +15,17 @@ fn values(seed: u64, len: usize) -> Vec<f32> {
         .collect()
 }
 
+/// `w[k, n]` as `[n, k]`: the layout checkpoints store weights in.
+fn transposed(w: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let mut wt = vec![0.0f32; n * k];
+    for kk in 0..k {
+        for j in 0..n {
+            wt[j * k + kk] = w[kk * n + j];
+        }
+    }
+    wt
+}
+
 /// `x[m, k] · w[k, n] + bias` by a plain triple loop in f64: the independent reference.
 fn reference(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f64> {
     let mut out = vec![0.0f64; m * n];
@@ -56,12 +67,7 @@ fn kernels_match_a_float64_reference() {
         let x = values(1, m * k);
         let w = values(2, k * n);
         let bias = values(3, n);
-        let mut wt = vec![0.0f32; n * k];
-        for kk in 0..k {
-            for j in 0..n {
-                wt[j * k + kk] = w[kk * n + j];
-            }
-        }
+        let wt = transposed(&w, k, n);
         for bias in [None, Some(&bias[..])] {
             let want = reference(&x, m, k, &w, n, bias);
             let what = format!("m{m} k{k} n{n} bias {}", bias.is_some());
@@ -99,12 +105,7 @@ fn product_matches_the_reference_for_both_weight_layouts() {
         );
         let w = values(4, k * n);
         let bias = values(5, n);
-        let mut wt = vec![0.0f32; n * k];
-        for kk in 0..k {
-            for j in 0..n {
-                wt[j * k + kk] = w[kk * n + j];
-            }
-        }
+        let wt = transposed(&w, k, n);
         let contiguous = Tensor::<Flex, 2>::from_data(TensorData::new(w.clone(), [k, n]), &device);
         let view = Tensor::<Flex, 2>::from_data(TensorData::new(wt, [n, k]), &device).transpose();
         let bias_t = Tensor::<Flex, 1>::from_data(TensorData::new(bias.clone(), [n]), &device);
