@@ -4,7 +4,9 @@
 //! The CPU backend runs one model's kernels on about one core at this size (measured: the same
 //! SFT step time with 1 and 2 rayon threads), so the two methods train concurrently instead of
 //! one after the other; each has its own model copy, optimiser, seed-derived sampling and
-//! autodiff graph, so running them together changes no number, only the wall time.
+//! autodiff graph, so running them together changes no number, only the wall time. Their
+//! updates take turns (`arpo_train::autodiff_section`: burn-autodiff 0.21 can lose a gradient
+//! when two threads build graphs at once); rollouts and evaluations overlap.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -38,7 +38,8 @@ impl<B: Backend> KvChunk<B> {
     }
 
     /// The whole key and value buffers (`[kv_heads, capacity, head_dim]`) and how many
-    /// positions are filled.
+    /// positions are filled. Only the flex attention kernel reads the buffers in place.
+    #[cfg(feature = "flex")]
     pub(crate) fn buffers(&self) -> (&Tensor<B, 3>, &Tensor<B, 3>, usize) {
         (&self.keys, &self.values, self.len)
     }

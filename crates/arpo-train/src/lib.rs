@@ -13,6 +13,7 @@
 //! as 0 instead of NaN.
 
 pub mod advantage;
+mod autodiff_lock;
 pub mod checkpoint;
 pub mod config;
 mod error;
@@ -28,6 +29,7 @@ pub mod tree_loss;
 pub use advantage::{
     attribute, group_advantages, leaf_advantages, Attribution, LossRow, RowSource, TokenRef,
 };
+pub use autodiff_lock::{autodiff_section, AutodiffSection};
 pub use config::TrainConfig;
 pub use error::{Error, Result};
 pub use loss::{

@@ -180,11 +180,14 @@ pub fn run_sft<B: AutodiffBackend>(
             state.data_position += 1;
         }
         state.rng = RngState::capture(&rng);
+        // Another training in this process must not run backward() while this graph is built.
+        let graphs = crate::autodiff_section();
         let (loss, tokens) = sft_loss(&model, &batch)?;
         let value = f64::from(host(loss.clone())?[0]);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let (next, st) = optim.step(model, grads);
         model = next;
+        drop(graphs);
         state.step += 1;
         let rec = SftStep {
             step: state.step,

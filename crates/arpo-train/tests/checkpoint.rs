@@ -53,6 +53,7 @@ fn state(step: u64) -> TrainState {
 
 #[test]
 fn restore_then_step_equals_never_stopping() {
+    let _graphs = arpo_train::autodiff_section();
     let device = Default::default();
     let config = ModelConfig::small(260, 32, 2);
     let data = data();
@@ -88,6 +89,7 @@ fn restore_then_step_equals_never_stopping() {
 
 #[test]
 fn damaged_and_partial_files_are_skipped() {
+    let _graphs = arpo_train::autodiff_section();
     let device = Default::default();
     let model: CausalLm<B> = from_scratch(&ModelConfig::small(64, 16, 1), 2, &device).unwrap();
     let optim = Optim::<B, CausalLm<B>>::new(OptimizerConfig::default(), LrSchedule::Constant);
@@ -123,6 +125,7 @@ fn damaged_and_partial_files_are_skipped() {
 
 #[test]
 fn rng_state_resumes_the_stream() {
+    let _graphs = arpo_train::autodiff_section();
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     for _ in 0..37 {
         rng.next_u32();

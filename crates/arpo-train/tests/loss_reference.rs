@@ -51,6 +51,7 @@ fn tensor(rows: &[Vec<f32>], shape: [usize; 2]) -> Tensor<B, 2> {
 
 #[test]
 fn loss_and_gradient_match_verl_reference() {
+    let _graphs = arpo_train::autodiff_section();
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/verl_policy_loss.json"
@@ -140,6 +141,7 @@ fn loss_and_gradient_match_verl_reference() {
 
 #[test]
 fn entropy_advantage_scales_by_entropy_z_score() {
+    let _graphs = arpo_train::autodiff_section();
     // Hand check of the stated AEPO formula on 3 tokens with ratio 1 (no clipping): the loss
     // is −mean(Â·(1 + α·z)), z the z-score of the entropies over trained tokens.
     let t =

@@ -34,6 +34,7 @@ fn weights(l: &Linear<B>) -> Vec<f32> {
 
 #[test]
 fn adamw_first_step_with_global_clip_matches_the_formula() {
+    let _graphs = arpo_train::autodiff_section();
     let w0 = [0.5f32, -1.0, 2.0, 0.0, 0.25, -0.75];
     let c = [3.0f32, -4.0, 0.0, 12.0, 0.5, -0.5];
     let norm = c.iter().map(|x| f64::from(x * x)).sum::<f64>().sqrt();
@@ -62,6 +63,7 @@ fn adamw_first_step_with_global_clip_matches_the_formula() {
 
 #[test]
 fn schedules_follow_their_closed_forms() {
+    let _graphs = arpo_train::autodiff_section();
     let w = LrSchedule::Warmup { steps: 4 };
     let got: Vec<f64> = (0..6).map(|s| w.lr(2.0, s)).collect();
     assert_eq!(got, vec![0.5, 1.0, 1.5, 2.0, 2.0, 2.0]);
@@ -80,6 +82,7 @@ fn schedules_follow_their_closed_forms() {
 
 #[test]
 fn accumulated_gradients_equal_the_gradient_of_the_summed_loss() {
+    let _graphs = arpo_train::autodiff_section();
     let l = linear(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
     let a = [1.0f32, 0.0, -2.0, 0.5, 0.5, 3.0];
     let b = [0.25f32, 1.0, 1.0, -1.0, 0.0, 2.0];

@@ -70,6 +70,7 @@ fn perturbed_old(tree: &mut arpo_core::RolloutTree) {
 
 #[test]
 fn packed_loss_and_gradients_equal_per_leaf() {
+    let _graphs = arpo_train::autodiff_section();
     let device = Default::default();
     let config = ModelConfig::small(97, 32, 2);
     let model: CausalLm<B> = from_scratch(&config, 3, &device).unwrap();
@@ -123,6 +124,7 @@ fn packed_loss_and_gradients_equal_per_leaf() {
 
 #[test]
 fn hard_attribution_packed_equals_per_leaf() {
+    let _graphs = arpo_train::autodiff_section();
     let device = Default::default();
     let config = ModelConfig::small(97, 32, 2);
     let model: CausalLm<B> = from_scratch(&config, 5, &device).unwrap();
@@ -144,6 +146,7 @@ fn hard_attribution_packed_equals_per_leaf() {
 
 #[test]
 fn packing_layout_follows_the_tree() {
+    let _graphs = arpo_train::autodiff_section();
     let tree = common::branched_tree(97);
     let p = PackedTree::new(&tree).unwrap();
     assert_eq!(p.len(), tree.unique_tokens());

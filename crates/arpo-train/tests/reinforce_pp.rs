@@ -51,6 +51,7 @@ fn leaf_tokens(tree: &RolloutTree, leaf: usize, salt: f32) -> Vec<(f64, f64)> {
 
 #[test]
 fn advantages_equal_an_independent_computation_over_the_whole_batch() {
+    let _graphs = arpo_train::autodiff_section();
     let (gamma, kl_coef) = (0.9f64, 0.05f64);
     let trees = [common::branched_tree(97), common::branched_tree(53)];
     let salts = [0.0f32, 7.0];
@@ -106,6 +107,7 @@ fn advantages_equal_an_independent_computation_over_the_whole_batch() {
 
 #[test]
 fn reference_logprobs_of_the_sampling_model_equal_the_rollouts() {
+    let _graphs = arpo_train::autodiff_section();
     let tok = ByteTokenizer::with_tool_tags();
     let policy = model(&tok, 5).valid();
     let config = rollout_config(&tok, RolloutMode::Trajectory { samples: 3 }, 12);
@@ -165,6 +167,7 @@ impl Tool for MockSearch {
 
 #[test]
 fn an_arpo_tree_step_with_reinforce_pp_gives_finite_metrics() {
+    let _graphs = arpo_train::autodiff_section();
     let tok = ByteTokenizer::with_tool_tags();
     let mut train = TrainConfig::reinforce_pp();
     train.advantage.estimator = Estimator::ReinforcePp {

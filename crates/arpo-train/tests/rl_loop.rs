@@ -65,6 +65,7 @@ fn one_step(train: &TrainConfig, n_tasks: usize) -> (Vec<f32>, StepMetrics, Task
 
 #[test]
 fn a_rollout_temperature_other_than_the_trainers_is_refused_naming_both() {
+    let _graphs = arpo_train::autodiff_section();
     let tok = ByteTokenizer::with_tool_tags();
     let dir = tempfile::tempdir().unwrap();
     let mut train = base_config();
@@ -104,6 +105,7 @@ fn a_rollout_temperature_other_than_the_trainers_is_refused_naming_both() {
 
 #[test]
 fn grad_accumulation_gives_the_weights_of_one_full_mini_batch() {
+    let _graphs = arpo_train::autodiff_section();
     for agg in [LossAgg::TokenMean, LossAgg::SeqMeanTokenMean] {
         let mut one = base_config();
         one.loss.agg = agg;
@@ -172,6 +174,7 @@ fn one_step_batched(train: &TrainConfig, max_batch_rows: Option<usize>) -> (Vec<
 
 #[test]
 fn recomputed_old_logprobs_make_the_update_independent_of_rollout_batching() {
+    let _graphs = arpo_train::autodiff_section();
     // All paths decoded in shared forwards, or one at a time: the same tokens are drawn (each
     // path has its own stream), but the rollout's log-probs differ in their last bits (padding
     // to the longest row, kernel choice by batch height), and with them the PPO ratio. With the
@@ -206,6 +209,7 @@ fn recomputed_old_logprobs_make_the_update_independent_of_rollout_batching() {
 
 #[test]
 fn recomputed_old_logprobs_and_entropies_match_the_rollouts_own() {
+    let _graphs = arpo_train::autodiff_section();
     // Against the rollout engine's sampler (f64 log-softmax on the host, batched decoding): the
     // trainer's packed forward must give the same numbers up to float rounding, on trained
     // tokens only.
@@ -256,6 +260,7 @@ fn recomputed_old_logprobs_and_entropies_match_the_rollouts_own() {
 
 #[test]
 fn dynamic_sampling_refills_from_the_next_tasks_and_advances_the_position() {
+    let _graphs = arpo_train::autodiff_section();
     // Tasks t0..t9; even-numbered ones score uniformly and are dropped. Round 0 rolls out
     // t0 t1 t2 and keeps t1; at that keep rate (1 of 3) the 2 missing groups need 6 prompts,
     // capped at one batch: round 1 rolls out t3 t4 t5 and keeps t3 t5.
@@ -367,6 +372,7 @@ fn run_with_validation(every: u64) -> (Vec<f32>, Vec<StepMetrics>, Log) {
 
 #[test]
 fn validation_is_logged_as_configured_and_changes_no_training_number() {
+    let _graphs = arpo_train::autodiff_section();
     let (w_off, m_off, log_off) = run_with_validation(0);
     let (w_on, m_on, log_on) = run_with_validation(2);
     assert!(log_off.validations.is_empty());
@@ -387,6 +393,7 @@ fn validation_is_logged_as_configured_and_changes_no_training_number() {
 
 #[test]
 fn validating_the_same_policy_twice_gives_the_same_record() {
+    let _graphs = arpo_train::autodiff_section();
     // Fixed prompts and sampling streams: two points of a validation curve differ by the policy
     // alone. Tasks t0 and t2 score 0.5 on any text (the mean of the uniform reward).
     let tok = ByteTokenizer::with_tool_tags();

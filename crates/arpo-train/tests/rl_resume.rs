@@ -44,6 +44,7 @@ fn config(dir: &Path, resume: bool) -> TrainConfig {
 #[test]
 #[ignore = "entry point of the child processes of rl_kill_and_resume_is_bit_exact"]
 fn rl_child() {
+    let _graphs = arpo_train::autodiff_section();
     let Ok(dir) = std::env::var("ARPO_RL_CHILD_DIR") else {
         return;
     };
@@ -120,6 +121,7 @@ fn timeless(mut m: Vec<StepMetrics>) -> Vec<StepMetrics> {
 
 #[test]
 fn rl_kill_and_resume_is_bit_exact() {
+    let _graphs = arpo_train::autodiff_section();
     let tmp = tempfile::tempdir().unwrap();
     let (straight, killed) = (tmp.path().join("straight"), tmp.path().join("killed"));
     assert!(child(&straight, false, 0).wait().unwrap().success());

@@ -116,6 +116,7 @@ fn mean(xs: &[f64]) -> f64 {
 
 #[test]
 fn rl_steps_raise_a_learnable_reward_and_a_zero_lr_control_does_not() {
+    let _graphs = arpo_train::autodiff_section();
     const STEPS: u64 = 8;
     let trained = run(1e-2, STEPS);
     let control = run(0.0, STEPS);
@@ -141,6 +142,7 @@ fn rl_steps_raise_a_learnable_reward_and_a_zero_lr_control_does_not() {
 
 #[test]
 fn one_arpo_step_with_a_tool_runner_gives_finite_metrics() {
+    let _graphs = arpo_train::autodiff_section();
     let tok = ByteTokenizer::with_tool_tags();
     let mut train = train_config(1e-3, 1);
     train.ppo.batch_prompts = 2;

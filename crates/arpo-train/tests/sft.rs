@@ -15,6 +15,7 @@ type B = Autodiff<Flex>;
 
 #[test]
 fn only_assistant_content_and_end_of_turn_are_trained() {
+    let _graphs = arpo_train::autodiff_section();
     let tok = ByteTokenizer::new();
     let conv = vec![
         ChatMessage::system("s"),
@@ -45,6 +46,7 @@ fn only_assistant_content_and_end_of_turn_are_trained() {
 
 #[test]
 fn sharegpt_parses_arrays_and_lines_and_names_bad_records() {
+    let _graphs = arpo_train::autodiff_section();
     let arr = r#"[{"conversations":[{"from":"system","value":"s"},{"from":"human","value":"q"},{"from":"gpt","value":"a"}]}]"#;
     let convs = parse_sharegpt(arr, "a.json").unwrap();
     assert_eq!(
@@ -71,6 +73,7 @@ fn sharegpt_parses_arrays_and_lines_and_names_bad_records() {
 
 #[test]
 fn demonstrations_from_trees_train_model_tokens_only() {
+    let _graphs = arpo_train::autodiff_section();
     let tree = common::branched_tree(97);
     let ex = example_from_leaf(&tree, 0);
     assert_eq!(ex.tokens, tree.leaf_tokens(0));
@@ -86,6 +89,7 @@ fn demonstrations_from_trees_train_model_tokens_only() {
 
 #[test]
 fn sft_loss_is_masked_cross_entropy_and_falls_with_training() {
+    let _graphs = arpo_train::autodiff_section();
     let device = Default::default();
     let tok = ByteTokenizer::new();
     let data: Vec<_> = common::sft_conversations()

@@ -24,6 +24,7 @@ const STEPS: u64 = 10;
 #[test]
 #[ignore = "entry point of the child processes of kill_and_resume_is_bit_exact"]
 fn sft_child() {
+    let _graphs = arpo_train::autodiff_section();
     let Ok(dir) = std::env::var("ARPO_SFT_CHILD_DIR") else {
         return;
     };
@@ -90,6 +91,7 @@ fn metric_lines(dir: &Path) -> Vec<SftStep> {
 
 #[test]
 fn kill_and_resume_is_bit_exact() {
+    let _graphs = arpo_train::autodiff_section();
     let tmp = tempfile::tempdir().unwrap();
     let (straight, killed) = (tmp.path().join("straight"), tmp.path().join("killed"));
     assert!(child(&straight, false, 0).wait().unwrap().success());

@@ -76,6 +76,8 @@ pub(super) fn ppo_updates<B: AutodiffBackend>(
     step: u64,
     seed: u64,
 ) -> Result<(CausalLm<B>, UpdateSums)> {
+    // Another training in this process must not run backward() while these graphs are built.
+    let _graphs = crate::autodiff_section();
     let mut sums = UpdateSums::default();
     // A stream apart from the rollout's (which derives from `seed` itself).
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_eed0_f990_u64);
