@@ -20,6 +20,8 @@
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
 
+mod weight_rows;
+
 /// Up to this many rows a streaming kernel runs; above it the general product is faster: it
 /// packs its operands into cache-sized panels, which pays off once enough rows share them.
 pub const MAX_ROWS: usize = 128;
@@ -76,6 +78,7 @@ mod flex {
 
     use super::kernel;
     use crate::flex_cpu::{contiguous_data, flex_f32, from_data, transposed_data};
+    use crate::kept_blocks::kept_rows;
 
     pub(super) fn product<B: Backend>(
         x: &Tensor<B, 3>,
@@ -95,7 +98,13 @@ mod flex {
             Some(t) => Some(contiguous_data(t)?),
             None => None,
         };
-        let out = if let Some(wt) = transposed_data(&w) {
+        let quantised = kept_rows(&w).filter(|q| {
+            // Only the whole matrix as loaded: `[k, n]`, the transpose of the kept `[n, k]`.
+            w.layout().start_offset() == 0 && q.rows() == n && q.cols() == k
+        });
+        let out = if let (Some(q), Some(_)) = (&quantised, transposed_data(&w)) {
+            kernel::few_rows_quantised(x_data, b * s, k, q, bias_data)
+        } else if let Some(wt) = transposed_data(&w) {
             kernel::few_rows_transposed(x_data, b * s, k, wt, n, bias_data)
         } else if b * s >= 2 {
             // A single row stays with the general product on this layout: its matrix-vector
@@ -201,6 +210,8 @@ pub mod kernel {
     #[allow(clippy::too_many_arguments)]
     mod x86 {
         use super::tile_generic;
+        use crate::few_rows::weight_rows::{F32Rows, QuantGroups, WeightRows};
+        use crate::weights::QuantRows;
 
         pub(super) const AVX512_TILE: usize = 64;
         pub(super) const AVX2_TILE: usize = 16;
@@ -242,8 +253,29 @@ pub mod kernel {
             width: usize,
             block: &mut [f32],
         ) {
+            let rows = F32Rows {
+                wt,
+                k,
+                group_rows: DOT_COLS,
+            };
             // SAFETY: only reached through `select_dot`, which checked for AVX2 and FMA.
-            unsafe { dot_block_avx2(x, m, k, wt, width, block) }
+            unsafe { dot_block_avx2(x, m, k, rows, width, block) }
+        }
+
+        /// [`dot_avx2`] on rows `start..start + width` of a quantised matrix, each group of
+        /// rows turned into f32 (in L1) just before its passes.
+        pub(super) fn dot_quantised_avx2(
+            x: &[f32],
+            m: usize,
+            k: usize,
+            quantised: &QuantRows,
+            start: usize,
+            width: usize,
+            block: &mut [f32],
+        ) {
+            let rows = QuantGroups::new(quantised, start, DOT_COLS);
+            // SAFETY: only reached after `is_x86_feature_detected!` for AVX2 and FMA.
+            unsafe { dot_block_avx2(x, m, k, rows, width, block) }
         }
 
         /// Output columns per group: `DOT_COLS × DOT_ROWS` sums take 12 of the 16 vector
@@ -259,10 +291,11 @@ pub mod kernel {
             x: &'a [f32],
             row: usize,
             k: usize,
-            wt: &'a [f32],
+            /// The group's `J` weight rows, `J * k` values.
+            w: &'a [f32],
             col: usize,
             width: usize,
-            ahead: &'a [f32],
+            ahead: &'a [u8],
         }
 
         /// Groups of [`DOT_COLS`] output columns × up to [`DOT_ROWS`] rows; the last columns
@@ -275,11 +308,11 @@ pub mod kernel {
         /// stream at an even rate, and batch-16 decoding of SmolLM2 went from ~200 to ~250
         /// tokens/s (batch 4 +25%; batch 1, which already streamed evenly, about the same).
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn dot_block_avx2(
+        unsafe fn dot_block_avx2<'a, W: WeightRows<'a>>(
             x: &[f32],
             m: usize,
             k: usize,
-            wt: &[f32],
+            mut weights: W,
             width: usize,
             block: &mut [f32],
         ) {
@@ -287,24 +320,22 @@ pub mod kernel {
             let mut col = 0;
             while col < width {
                 let cols = if width - col >= DOT_COLS { DOT_COLS } else { 1 };
-                // The weight rows of the group after this one (past the block's end, the next
-                // block's first rows), a share per pass.
-                let next_start = ((col + cols) * k).min(wt.len());
-                let next_end = ((col + cols + DOT_COLS) * k).min(wt.len());
-                let share = (next_end - next_start)
-                    .div_ceil(passes)
-                    .next_multiple_of(16);
+                // The stored weights of the group after this one (past the block's end, the
+                // next block's first rows), a share per pass.
+                let next = weights.next_group_bytes(col + cols);
+                let share = next.len().div_ceil(passes).next_multiple_of(64);
+                let w = weights.group(col, cols);
                 let mut row = 0;
                 while row < m {
                     let rows = DOT_ROWS.min(m - row);
                     let pass = row / DOT_ROWS;
-                    let ahead_start = (next_start + pass * share).min(next_end);
-                    let ahead = &wt[ahead_start..(ahead_start + share).min(next_end)];
+                    let ahead_start = (pass * share).min(next.len());
+                    let ahead = &next[ahead_start..(ahead_start + share).min(next.len())];
                     let at = GroupAt {
                         x,
                         row,
                         k,
-                        wt,
+                        w,
                         col,
                         width,
                         ahead,
@@ -340,7 +371,7 @@ pub mod kernel {
                 x,
                 row,
                 k,
-                wt,
+                w,
                 col,
                 width,
                 ahead,
@@ -352,14 +383,14 @@ pub mod kernel {
             for (r, x_row) in x_rows.iter_mut().enumerate() {
                 *x_row = &x[(row + r) * k..(row + r + 1) * k];
             }
-            let mut w_rows = [&wt[..0]; J];
+            let mut w_rows = [&w[..0]; J];
             for (j, w_row) in w_rows.iter_mut().enumerate() {
-                *w_row = &wt[(col + j) * k..(col + j + 1) * k];
+                *w_row = &w[j * k..(j + 1) * k];
             }
             let mut acc = [[_mm256_setzero_ps(); R]; J];
             let whole = k - k % 8;
-            // Cache lines of `ahead` to ask for per step, spread over the pass.
-            let per_step = (ahead.len() / 16).div_ceil((whole / 8).max(1)) * 16;
+            // Bytes of `ahead` (whole cache lines) to ask for per step, spread over the pass.
+            let per_step = (ahead.len() / 64).div_ceil((whole / 8).max(1)) * 64;
             let mut ahead_at = 0;
             let mut at = 0;
             while at < whole {
@@ -369,8 +400,8 @@ pub mod kernel {
                     unsafe {
                         _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(ahead_at) as *const i8)
                     };
-                    ahead_at += 16;
-                    line += 16;
+                    ahead_at += 64;
+                    line += 64;
                 }
                 let mut xs = [_mm256_setzero_ps(); R];
                 for r in 0..R {
@@ -450,6 +481,36 @@ pub mod kernel {
         let dot_fn = select_dot();
         by_column_blocks(m, n, DOT_BLOCK, bias, |start, width, block| {
             dot_fn(x, m, k, &wt[start * k..], width, block)
+        })
+    }
+
+    /// [`few_rows_transposed`] with the weight kept in GGUF block form: `quantised` is
+    /// `[n, k]`, and each group of its rows is turned into f32 just before use. The result is
+    /// bit-identical to [`few_rows_transposed`] on the dequantised weight.
+    pub fn few_rows_quantised(
+        x: &[f32],
+        m: usize,
+        k: usize,
+        quantised: &crate::weights::QuantRows,
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
+        assert_eq!(x.len(), m * k, "x is not [m, k]");
+        assert_eq!(quantised.cols(), k, "the weight rows do not have k values");
+        let n = quantised.rows();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return by_column_blocks(m, n, DOT_BLOCK, bias, |start, width, block| {
+                    x86::dot_quantised_avx2(x, m, k, quantised, start, width, block)
+                });
+            }
+        }
+        by_column_blocks(m, n, DOT_BLOCK, bias, |start, width, block| {
+            let mut wt = vec![0.0f32; width * k];
+            quantised.dequantize_rows(start, width, &mut wt);
+            dot_portable(x, m, k, &wt, width, block)
         })
     }
 

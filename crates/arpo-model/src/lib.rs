@@ -11,6 +11,8 @@ pub mod few_rows;
 mod flex_cpu;
 pub mod fused_attention;
 pub mod generate;
+#[cfg(feature = "flex")]
+mod kept_blocks;
 pub mod load;
 pub mod logprob;
 pub mod model;

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::model::{Attention, CausalLm, Decoder, DecoderLayer, Mlp};
 use crate::norm::RmsNorm;
 use crate::rope::Rotary;
-use crate::weights::{self, load_checked, HostTensor, WeightSource};
+use crate::weights::{self, load_checked, HostTensor, QuantRows, WeightSource};
 use crate::{Error, ModelConfig, Result};
 
 /// Where weights come from when a model is built.
@@ -22,6 +22,10 @@ trait WeightProvider<B: Backend> {
     /// A vector of length `len`; `fill` is the from-scratch value (1 for norms, 0 for biases).
     fn vector(&mut self, name: &str, len: usize, fill: f32) -> Result<HostTensor>;
     fn device(&self) -> &B::Device;
+    /// The matrix `name` in its stored block form, if the checkpoint has one.
+    fn quant_rows(&mut self, _name: &str) -> Result<Option<QuantRows>> {
+        Ok(None)
+    }
 }
 
 struct FromCheckpoint<'a, B: Backend> {
@@ -38,6 +42,9 @@ impl<B: Backend> WeightProvider<B> for FromCheckpoint<'_, B> {
     }
     fn device(&self) -> &B::Device {
         self.device
+    }
+    fn quant_rows(&mut self, name: &str) -> Result<Option<QuantRows>> {
+        self.source.quant_rows(name)
     }
 }
 
@@ -91,6 +98,22 @@ fn transposed<B: Backend>(t: HostTensor, device: &B::Device) -> Tensor<B, 2> {
     Tensor::<B, 2>::from_data(TensorData::new(t.data, [rows, cols]), device).transpose()
 }
 
+/// Keeps the stored blocks of matrix `name` beside its f32 `weight` for the decoding kernel
+/// (`kept_blocks`; CPU backend only).
+fn keep_blocks<B: Backend>(
+    p: &mut dyn WeightProvider<B>,
+    name: &str,
+    weight: &Tensor<B, 2>,
+) -> Result<()> {
+    #[cfg(feature = "flex")]
+    if let Some(rows) = p.quant_rows(name)? {
+        crate::kept_blocks::keep(weight, rows);
+    }
+    #[cfg(not(feature = "flex"))]
+    let _ = (p, name, weight);
+    Ok(())
+}
+
 fn linear<B: Backend>(
     p: &mut dyn WeightProvider<B>,
     prefix: &str,
@@ -102,10 +125,10 @@ fn linear<B: Backend>(
     let mut layer = LinearConfig::new(d_in, d_out)
         .with_bias(bias)
         .init::<B>(&device);
-    layer.weight = Param::from_tensor(transposed(
-        p.matrix(&format!("{prefix}.weight"), d_out, d_in)?,
-        &device,
-    ));
+    let name = format!("{prefix}.weight");
+    let weight = transposed(p.matrix(&name, d_out, d_in)?, &device);
+    keep_blocks(p, &name, &weight)?;
+    layer.weight = Param::from_tensor(weight);
     if bias {
         layer.bias = Some(Param::from_tensor(tensor1(
             p.vector(&format!("{prefix}.bias"), d_out, 0.0)?,
@@ -141,10 +164,10 @@ fn build<B: Backend>(
     let (heads, kv_heads) = (config.num_attention_heads, config.kv_heads());
     let mut embed_tokens: Embedding<B> = EmbeddingConfig::new(config.vocab_size, d).init(&device);
     let embed = p.matrix("model.embed_tokens.weight", config.vocab_size, d)?;
-    embed_tokens.weight = Param::from_tensor(Tensor::from_data(
-        TensorData::new(embed.data, [config.vocab_size, d]),
-        &device,
-    ));
+    let embed = Tensor::from_data(TensorData::new(embed.data, [config.vocab_size, d]), &device);
+    // A tied head reads the embedding as its weight.
+    keep_blocks(p, "model.embed_tokens.weight", &embed)?;
+    embed_tokens.weight = Param::from_tensor(embed);
     let mut layers = Vec::with_capacity(config.num_hidden_layers);
     for i in 0..config.num_hidden_layers {
         let pre = format!("model.layers.{i}");

@@ -54,6 +54,7 @@ fn check_against_transformers(arch: &str, expected_arch: Architecture) {
     let names: BTreeSet<String> = gguf.names().into_iter().collect();
     let want: BTreeSet<String> = expected.names().into_iter().collect();
     assert_eq!(names, want, "tensor names");
+    let mut kept = 0;
     for name in &want {
         let shape = expected.shape(name).unwrap();
         let got = load_checked(gguf.as_ref(), name, &shape).unwrap_or_else(|e| panic!("{e}"));
@@ -67,7 +68,18 @@ fn check_against_transformers(arch: &str, expected_arch: Architecture) {
             got.data[bad.unwrap()],
             exp.data[bad.unwrap()]
         );
+        // The block form kept for decoding holds the same values, rows in the same order.
+        if let Some(q) = gguf.quant_rows(name).unwrap() {
+            kept += 1;
+            let mut rows = vec![0.0f32; exp.data.len()];
+            q.dequantize_rows(0, q.rows(), &mut rows);
+            assert!(
+                rows.iter().zip(&exp.data).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{arch} {name}: kept blocks"
+            );
+        }
     }
+    assert!(kept > 0, "{arch}: no matrix kept in block form");
 }
 
 #[test]

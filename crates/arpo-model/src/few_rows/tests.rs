@@ -121,3 +121,38 @@ fn product_matches_the_reference_for_both_weight_layouts() {
         }
     }
 }
+
+/// Weights kept in GGUF block form against the f32 dot kernel on the same weights made f32:
+/// the same bits (same values, same sums in the same order), for each block format, row
+/// counts around the register groups, and widths that leave partial column groups and blocks.
+#[test]
+fn quantised_rows_give_the_bits_of_their_f32_weights() {
+    use crate::weights::quant_rows::test_blocks;
+    use crate::weights::{QuantRows, RowFormat};
+
+    for format in [RowFormat::Q4_0, RowFormat::Q4_1, RowFormat::Q8_0] {
+        for (m, k, n) in [(1, 64, 70), (3, 96, 130), (16, 576, 150), (17, 32, 9)] {
+            let q = QuantRows::new(format, n, k, test_blocks(format, n * k / 32, 9)).unwrap();
+            let mut wt = vec![0.0f32; n * k];
+            q.dequantize_rows(0, n, &mut wt);
+            let x = values(10, m * k);
+            let bias = values(11, n);
+            for bias in [None, Some(&bias[..])] {
+                let got = super::kernel::few_rows_quantised(&x, m, k, &q, bias);
+                let want = few_rows_transposed(&x, m, k, &wt, n, bias);
+                let differ = got
+                    .iter()
+                    .zip(&want)
+                    .position(|(a, b)| a.to_bits() != b.to_bits());
+                assert!(
+                    differ.is_none(),
+                    "{format:?} m{m} k{k} n{n} bias {}: [{}] {} vs {}",
+                    bias.is_some(),
+                    differ.unwrap(),
+                    got[differ.unwrap()],
+                    want[differ.unwrap()]
+                );
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::gguf_file::{GgufFile, GgufTensorInfo};
+use super::quant_rows::{QuantRows, RowFormat, BLOCK};
 use super::quants::{dequantize, is_supported};
 use super::{HostTensor, WeightSource};
 use crate::{Architecture, Error, ModelConfig, Result};
@@ -115,7 +116,13 @@ impl GgufSource {
 ///
 /// llama.cpp stores HF row `h*hd + i*(hd/2) + j` (head `h`, half `i`, pair `j`) at
 /// `h*hd + 2*j + i`; this gathers it back (transformers' `reverse_permute_weights`).
-fn unpermute_rows(data: &[f32], shape: &[usize], heads: usize, what: &str) -> Result<Vec<f32>> {
+/// Generic over the element so that rows of quantisation blocks (bytes) move the same way.
+fn unpermute_rows<T: Copy + Default>(
+    data: &[T],
+    shape: &[usize],
+    heads: usize,
+    what: &str,
+) -> Result<Vec<T>> {
     let rows = shape.first().copied().unwrap_or(0);
     let row_len: usize = shape.iter().skip(1).product();
     if heads == 0 || !rows.is_multiple_of(heads) || !(rows / heads).is_multiple_of(2) {
@@ -126,7 +133,7 @@ fn unpermute_rows(data: &[f32], shape: &[usize], heads: usize, what: &str) -> Re
     }
     let head_dim = rows / heads;
     let half = head_dim / 2;
-    let mut out = vec![0.0f32; data.len()];
+    let mut out = vec![T::default(); data.len()];
     for (dst_row, dst) in out.chunks_exact_mut(row_len).enumerate() {
         let (h, within) = (dst_row / head_dim, dst_row % head_dim);
         let (i, j) = (within / half, within % half);
@@ -171,6 +178,31 @@ impl WeightSource for GgufSource {
             data = unpermute_rows(&data, &shape, heads, &what)?;
         }
         Ok(HostTensor { shape, data })
+    }
+
+    fn quant_rows(&self, name: &str) -> Result<Option<QuantRows>> {
+        let Some(info) = self.info(name) else {
+            return Ok(None);
+        };
+        let shape = info.hf_shape();
+        let Some(format) = RowFormat::of(info.ggml_type) else {
+            return Ok(None);
+        };
+        if shape.len() != 2 || !shape[1].is_multiple_of(BLOCK) {
+            return Ok(None);
+        }
+        let what = format!("{}: tensor `{}`", self.describe(), info.name);
+        let mut bytes = self.file.tensor_bytes(info)?.to_vec();
+        let row_bytes = shape[1] / BLOCK * format.block_bytes();
+        if let RowPermutation::InterleavedRope { heads } = self.permutation(info) {
+            bytes = unpermute_rows(&bytes, &[shape[0], row_bytes], heads, &what)?;
+        }
+        QuantRows::new(format, shape[0], shape[1], bytes)
+            .map(Some)
+            .map_err(|e| Error::Parse {
+                location: what,
+                message: e.to_string(),
+            })
     }
 
     fn describe(&self) -> String {

@@ -10,6 +10,7 @@ mod gguf_config;
 mod gguf_file;
 mod gguf_source;
 mod gguf_types;
+pub(crate) mod quant_rows;
 mod quants;
 mod safetensors;
 
@@ -17,6 +18,7 @@ use std::path::Path;
 
 pub use gguf_file::{GgmlType, GgufFile, GgufMetadata, GgufTensorInfo, GgufValue};
 pub use gguf_source::{gguf_to_hf_name, GgufSource};
+pub use quant_rows::{QuantRows, RowFormat};
 pub use quants::dequantize;
 pub use safetensors::HfSafetensors;
 
@@ -52,6 +54,12 @@ pub trait WeightSource: Send + Sync {
 
     /// The checkpoint's path, for error messages.
     fn describe(&self) -> String;
+
+    /// `name` in its stored block form, when the checkpoint keeps a matrix in a format that
+    /// [`QuantRows`] holds (GGUF Q4_0, Q4_1, Q8_0), rows in HF order; `None` otherwise.
+    fn quant_rows(&self, _name: &str) -> Result<Option<QuantRows>> {
+        Ok(None)
+    }
 }
 
 /// Loads `name` and checks that its shape is `expected`.

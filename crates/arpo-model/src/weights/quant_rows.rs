@@ -1,0 +1,207 @@
+//! A matrix kept in its GGUF block form, row by row, for kernels that stream weights: a Q4_1
+//! row of SmolLM2 is 360 bytes instead of 2,304 in f32, so decoding reads ~6× fewer bytes from
+//! memory and turns each row back into f32 just before use.
+//!
+//! Only the 32-value formats whose dequantisation is one multiply (and one add) per value are
+//! kept: Q4_0, Q4_1 and Q8_0. Rows come back bit-identical to [`super::dequantize`], which the
+//! loader uses for the f32 copy: the same float operations in the same order (Rust never fuses
+//! `d * q + m` into one rounding), checked in the tests below.
+
+use half::f16;
+
+use super::gguf_file::GgmlType;
+use crate::{Error, Result};
+
+/// Values per block of every format kept here.
+pub const BLOCK: usize = 32;
+
+/// The block formats [`QuantRows`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// `{f16 d; u8 qs[16]}`, `x = d * (q - 8)`.
+    Q4_0,
+    /// `{f16 d; f16 m; u8 qs[16]}`, `x = d * q + m`.
+    Q4_1,
+    /// `{f16 d; i8 qs[32]}`, `x = d * q`.
+    Q8_0,
+}
+
+impl RowFormat {
+    /// The format of `ty`, if it is one kept here.
+    pub fn of(ty: GgmlType) -> Option<Self> {
+        match ty {
+            GgmlType::Q4_0 => Some(Self::Q4_0),
+            GgmlType::Q4_1 => Some(Self::Q4_1),
+            GgmlType::Q8_0 => Some(Self::Q8_0),
+            _ => None,
+        }
+    }
+
+    /// Bytes per block of [`BLOCK`] values.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            Self::Q4_0 => 18,
+            Self::Q4_1 => 20,
+            Self::Q8_0 => 34,
+        }
+    }
+}
+
+/// A `[rows, cols]` matrix as rows of quantisation blocks (each row `cols / 32` blocks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantRows {
+    format: RowFormat,
+    rows: usize,
+    cols: usize,
+    bytes: Vec<u8>,
+}
+
+impl QuantRows {
+    /// Wraps `bytes` holding `rows` rows of `cols` values in `format`.
+    pub fn new(format: RowFormat, rows: usize, cols: usize, bytes: Vec<u8>) -> Result<Self> {
+        let expected = rows * (cols / BLOCK) * format.block_bytes();
+        if !cols.is_multiple_of(BLOCK) || bytes.len() != expected {
+            return Err(Error::Usage(format!(
+                "{format:?} rows: {} bytes for {rows} rows of {cols} values (rows must be whole \
+                 blocks of {BLOCK}; expected {expected} bytes)",
+                bytes.len()
+            )));
+        }
+        Ok(Self {
+            format,
+            rows,
+            cols,
+            bytes,
+        })
+    }
+
+    /// Rows (outputs of a linear layer).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Values per row (inputs of a linear layer).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The block format.
+    pub fn format(&self) -> RowFormat {
+        self.format
+    }
+
+    /// Bytes per row.
+    pub fn row_bytes(&self) -> usize {
+        self.cols / BLOCK * self.format.block_bytes()
+    }
+
+    /// The stored bytes of rows `first..first + count` (clamped to the matrix).
+    pub fn row_range_bytes(&self, first: usize, count: usize) -> &[u8] {
+        let rb = self.row_bytes();
+        let start = (first * rb).min(self.bytes.len());
+        let end = ((first + count) * rb).min(self.bytes.len());
+        &self.bytes[start..end]
+    }
+
+    /// Rows `first..first + count` as f32 into `out` (`count * cols` values, row-major).
+    ///
+    /// Inlined into its callers so that a kernel compiled for a vector unit vectorises it too.
+    #[inline(always)]
+    pub fn dequantize_rows(&self, first: usize, count: usize, out: &mut [f32]) {
+        let bb = self.format.block_bytes();
+        let src = self.row_range_bytes(first, count);
+        let out = &mut out[..count * self.cols];
+        assert_eq!(src.len() / bb * BLOCK, out.len(), "rows past the matrix");
+        for (b, y) in src.chunks_exact(bb).zip(out.chunks_exact_mut(BLOCK)) {
+            let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+            match self.format {
+                RowFormat::Q4_0 => {
+                    for j in 0..16 {
+                        y[j] = d * ((b[2 + j] & 0x0F) as i32 - 8) as f32;
+                        y[j + 16] = d * ((b[2 + j] >> 4) as i32 - 8) as f32;
+                    }
+                }
+                RowFormat::Q4_1 => {
+                    let m = f16::from_le_bytes([b[2], b[3]]).to_f32();
+                    for j in 0..16 {
+                        y[j] = d * (b[4 + j] & 0x0F) as f32 + m;
+                        y[j + 16] = d * (b[4 + j] >> 4) as f32 + m;
+                    }
+                }
+                RowFormat::Q8_0 => {
+                    for j in 0..BLOCK {
+                        y[j] = d * (b[2 + j] as i8) as f32;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Random-looking blocks of `format` with finite f16 scales (and mins), for tests.
+#[cfg(test)]
+pub(crate) fn test_blocks(format: RowFormat, n_blocks: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 24) as u8
+    };
+    let mut bytes = Vec::new();
+    for _ in 0..n_blocks {
+        let mut block = vec![0u8; format.block_bytes()];
+        for b in block.iter_mut() {
+            *b = next();
+        }
+        let scale = f16::from_f32(0.01 + f32::from(next()) * 1e-3).to_le_bytes();
+        block[..2].copy_from_slice(&scale);
+        if format == RowFormat::Q4_1 {
+            let min = f16::from_f32(-0.1 + f32::from(next()) * 1e-3).to_le_bytes();
+            block[2..4].copy_from_slice(&min);
+        }
+        bytes.extend(block);
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::dequantize;
+
+    /// Against the loader's dequantisation (itself checked against gguf-py): every row range
+    /// gives the same bits.
+    #[test]
+    fn rows_equal_the_loaders_dequantisation_bit_for_bit() {
+        for (format, ty) in [
+            (RowFormat::Q4_0, GgmlType::Q4_0),
+            (RowFormat::Q4_1, GgmlType::Q4_1),
+            (RowFormat::Q8_0, GgmlType::Q8_0),
+        ] {
+            let (rows, cols) = (5, 96);
+            let bytes = test_blocks(format, rows * cols / BLOCK, 7);
+            let mut whole = vec![0.0f32; rows * cols];
+            dequantize(ty, &bytes, &mut whole).unwrap();
+            let q = QuantRows::new(format, rows, cols, bytes).unwrap();
+            for (first, count) in [(0, rows), (1, 2), (4, 1)] {
+                let mut out = vec![f32::NAN; count * cols];
+                q.dequantize_rows(first, count, &mut out);
+                let expected = &whole[first * cols..(first + count) * cols];
+                assert!(
+                    out.iter()
+                        .zip(expected)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{format:?} rows {first}..{}",
+                    first + count
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn partial_blocks_and_wrong_lengths_are_refused() {
+        let err = QuantRows::new(RowFormat::Q8_0, 2, 40, vec![0; 68]).unwrap_err();
+        assert!(err.to_string().contains("whole blocks"), "{err}");
+        assert!(QuantRows::new(RowFormat::Q4_1, 2, 64, vec![0; 79]).is_err());
+        assert!(RowFormat::of(GgmlType::Q6_K).is_none());
+    }
+}
