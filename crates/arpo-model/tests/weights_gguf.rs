@@ -74,7 +74,9 @@ fn check_against_transformers(arch: &str, expected_arch: Architecture) {
             let mut rows = vec![0.0f32; exp.data.len()];
             q.dequantize_rows(0, q.rows(), &mut rows);
             assert!(
-                rows.iter().zip(&exp.data).all(|(a, b)| a.to_bits() == b.to_bits()),
+                rows.iter()
+                    .zip(&exp.data)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{arch} {name}: kept blocks"
             );
         }
