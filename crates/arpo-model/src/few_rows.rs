@@ -111,10 +111,11 @@ mod flex {
                 // Only the whole matrix as loaded: `[k, n]`, the transpose of the kept `[n, k]`.
                 w.layout().start_offset() == 0 && q.rows() == n && q.cols() == k
             });
-        let out = if let (Some(q), Some(_)) = (&quantised, transposed_data(&w)) {
-            kernel::few_rows_quantised(x_data, b * s, k, q, bias_data)
-        } else if let Some(wt) = transposed_data(&w) {
-            kernel::few_rows_transposed(x_data, b * s, k, wt, n, bias_data)
+        let out = if let Some(wt) = transposed_data(&w) {
+            match &quantised {
+                Some(q) => kernel::few_rows_quantised(x_data, b * s, k, q, bias_data),
+                None => kernel::few_rows_transposed(x_data, b * s, k, wt, n, bias_data),
+            }
         } else if b * s >= 2 {
             // A single row stays with the general product on this layout: its matrix-vector
             // path reads each weight row whole, which beat the column tiles (22.6 vs 19.7
