@@ -48,7 +48,8 @@ pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
 }
 
 /// `x · weight (+ bias)`, with a streaming kernel for up to [`MAX_ROWS`] rows and weights of
-/// at least [`MIN_WEIGHTS`] elements on flex, and one 2-D matrix product otherwise.
+/// at least [`MIN_WEIGHTS`] elements on flex, the many-row product (`crate::many_rows`) above
+/// that for weights held in the checkpoint layout, and one 2-D matrix product otherwise.
 ///
 /// # Shapes
 /// `x`: `[batch, seq, in]`, `weight`: `[in, out]`, `bias`: `[out]` → `[batch, seq, out]`
@@ -63,6 +64,11 @@ pub fn product<B: Backend>(
         let weights = weight.dims()[0] * weight.dims()[1];
         if b * s <= MAX_ROWS && weights >= MIN_WEIGHTS {
             if let Some(y) = flex::product(&x, &weight, bias.as_ref()) {
+                return y;
+            }
+        }
+        if b * s > MAX_ROWS {
+            if let Some(y) = crate::many_rows::product(&x, &weight, bias.as_ref()) {
                 return y;
             }
         }

@@ -15,6 +15,8 @@ pub mod generate;
 mod kept_blocks;
 pub mod load;
 pub mod logprob;
+#[cfg(feature = "flex")]
+pub mod many_rows;
 pub mod model;
 pub mod norm;
 mod policy;

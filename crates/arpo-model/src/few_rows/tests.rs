@@ -87,9 +87,30 @@ fn kernels_match_a_float64_reference() {
     }
 }
 
+/// The many-row product (prefill) against the f64 reference: one task (a product below the
+/// threading threshold), and many tasks whose last column block is partial, with and without
+/// bias.
+#[cfg(feature = "flex")]
+#[test]
+fn many_rows_matches_a_float64_reference() {
+    use crate::many_rows::many_rows;
+
+    for (m, k, n) in [(1, 7, 5), (130, 33, 70), (300, 576, 200)] {
+        let x = values(7, m * k);
+        let w = values(8, k * n);
+        let bias = values(9, n);
+        let wt = transposed(&w, k, n);
+        for bias in [None, Some(&bias[..])] {
+            let want = reference(&x, m, k, &w, n, bias);
+            let what = format!("m{m} k{k} n{n} bias {}", bias.is_some());
+            assert_close(&many_rows(&x, m, k, &wt, n, bias), &want, k, &what);
+        }
+    }
+}
+
 /// `product` on flex, with the weight as a transposed view (as loaded from a checkpoint)
-/// and contiguous (as burn initialises it), below, inside and above the kernels' row
-/// range, for a weight above and one below `MIN_WEIGHTS`, against the f64 reference.
+/// and contiguous (as burn initialises it), below, inside and above the few-row kernels' row
+/// range (above it, the view goes to the many-row product), for a weight above and one below `MIN_WEIGHTS`, against the f64 reference.
 #[cfg(feature = "flex")]
 #[test]
 fn product_matches_the_reference_for_both_weight_layouts() {

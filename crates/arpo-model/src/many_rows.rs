@@ -1,0 +1,136 @@
+//! Linear layers over many rows (prefill), on burn's CPU backend: the matrix-product crate's
+//! single-threaded kernel over column blocks that the thread pool hands out one by one.
+//!
+//! burn's CPU backend calls the `gemm` crate with its own threading, which splits each
+//! product into equal static shares per thread and waits at a barrier after every block of
+//! the inner dimension. On a machine shared with other jobs, one of two threads often lags,
+//! and the other then waits: in a 512-token SmolLM2 prefill, one thread sat idle ~10% of the
+//! time, mostly inside the products. Here each block of output columns is a task of the
+//! work-stealing pool, so a lagging thread takes fewer of them, and there is no barrier
+//! until the product ends.
+//!
+//! Blocks span every row: the weights (the right operand) are packed by `gemm` once per block
+//! and never twice, while the rows are read in place by every block.
+
+/// Output columns per task at least: the kernel's register block covers 16.
+const MIN_BLOCK: usize = 16;
+
+/// Tasks per product at least, so that the threads' last tasks end close together: with 8,
+/// one of two threads still sat idle 7% of a SmolLM2 prefill, with 32 4%.
+const MIN_TASKS: usize = 32;
+
+/// Multiply-adds below which a product stays one task: splitting a product that takes
+/// microseconds costs more in hand-offs than it saves (the threshold burn's CPU backend uses to
+/// thread its products, 192³).
+const MIN_PARALLEL_WORK: usize = 192 * 192 * 192;
+
+/// Output columns per task at most: a block of weights of up to 512 × 1536 `f32` (3 MB) stays
+/// in the last-level cache while its rows pass.
+const MAX_BLOCK: usize = 512;
+
+/// `out[m, n] = x[m, k] · wtᵀ (+ bias[n])`, where `wt` is `[n, k]` row-major (the checkpoint
+/// layout), all in `f32`.
+pub fn many_rows(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    wt: &[f32],
+    n: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert_eq!(x.len(), m * k, "x is not [m, k]");
+    assert_eq!(wt.len(), n * k, "wt is not [n, k]");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), n, "bias is not [n]");
+    }
+    let block = if m * n * k < MIN_PARALLEL_WORK {
+        n
+    } else {
+        (n.div_ceil(MIN_TASKS).div_ceil(16) * 16).clamp(MIN_BLOCK, MAX_BLOCK)
+    };
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    let dst = SharedPtr(out.as_mut_ptr());
+    (0..n.div_ceil(block)).into_par_iter().for_each(|task| {
+        let start = task * block;
+        let width = block.min(n - start);
+        let dst = &dst;
+        if let Some(bias) = bias {
+            for row in 0..m {
+                // SAFETY: tasks write disjoint column ranges of the `m × n` allocation.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bias[start..].as_ptr(),
+                        dst.0.add(row * n + start),
+                        width,
+                    )
+                };
+            }
+        }
+        // SAFETY: `dst` has room for `m × n`; this task writes columns `start..start + width`
+        // of it (stride `n` between rows); `x` is `[m, k]` row-major and `wt` rows
+        // `start..start + width` are `[width, k]` row-major, read as the `[k, width]` operand.
+        unsafe {
+            gemm::gemm(
+                m,
+                width,
+                k,
+                dst.0.add(start),
+                1,
+                n as isize,
+                bias.is_some(),
+                x.as_ptr(),
+                1,
+                k as isize,
+                wt.as_ptr().add(start * k),
+                k as isize,
+                1,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        };
+    });
+    // SAFETY: the tasks above wrote every element.
+    unsafe { out.set_len(m * n) };
+    out
+}
+
+/// The output buffer, shared by tasks that write disjoint parts of it.
+struct SharedPtr(*mut f32);
+// SAFETY: only used for disjoint writes inside `many_rows`.
+unsafe impl Sync for SharedPtr {}
+
+/// [`many_rows`] on flex tensors: `x · weight (+ bias)` when `weight` is the transposed view
+/// of a contiguous `[n, k]` buffer and `x` is contiguous; `None` otherwise.
+pub(crate) fn product<B: burn::tensor::backend::Backend>(
+    x: &burn::tensor::Tensor<B, 3>,
+    weight: &burn::tensor::Tensor<B, 2>,
+    bias: Option<&burn::tensor::Tensor<B, 1>>,
+) -> Option<burn::tensor::Tensor<B, 3>> {
+    use crate::flex_cpu::{contiguous_data, flex_f32, from_data, transposed_data};
+    let [b, s, k] = x.dims();
+    let n = weight.dims()[1];
+    let x = flex_f32(x)?;
+    let w = flex_f32(weight)?;
+    let bias = match bias {
+        Some(bias) => Some(flex_f32(bias)?),
+        None => None,
+    };
+    let bias_data = match &bias {
+        Some(t) => Some(contiguous_data(t)?),
+        None => None,
+    };
+    let out = many_rows(
+        contiguous_data(&x)?,
+        b * s,
+        k,
+        transposed_data(&w)?,
+        n,
+        bias_data,
+    );
+    from_data(out, [b, s, n])
+}
