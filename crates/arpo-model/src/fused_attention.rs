@@ -10,7 +10,9 @@
 //! 512-token prefill). Here one call reads the projections and the caches' buffers in place, in
 //! whatever layout they have, and computes every row, head and query with the causal limit
 //! applied by counting: no mask is built, no masked key is scored, nothing is permuted. Rows
-//! and blocks of queries run in parallel.
+//! and blocks of queries run in parallel. Rows with many new tokens (a prefill) go through
+//! two matrix products per head and block of queries (`blocked.rs`), the others through
+//! per-query loops that suit one to a few queries (`kernel.rs`).
 //!
 //! The entry points are generic over the backend and return `None` unless every tensor is a
 //! contiguous `f32` tensor of flex (so never for autodiff tensors); callers then take the burn
@@ -20,6 +22,8 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use crate::cache::LayerCache;
 
+#[cfg(feature = "flex")]
+mod blocked;
 pub mod kernel;
 
 /// The head layout of one attention layer.

@@ -78,26 +78,36 @@ pub fn attend(q: &[f32], seq: usize, rows: &[Row<'_>], heads: Heads) -> Vec<f32>
         }
     }
     let mut out = vec![0.0f32; q.len()];
-    // Tasks: (row, first query, queries) over disjoint output rows.
+    // Tasks: (row, first query, queries, blocked) over disjoint output rows.
     let mut tasks = Vec::new();
     let mut rest: &mut [f32] = &mut out;
     for (i, row) in rows.iter().enumerate() {
         let (mine, tail) = rest.split_at_mut(seq * width);
         rest = tail;
         let mut mine = &mut mine[..row.new * width];
+        let blocked = BLOCKED && row.new >= BLOCKED_QUERIES;
+        let per_task = if blocked {
+            BLOCKED_QUERIES
+        } else {
+            QUERIES_PER_TASK
+        };
         let mut first = 0;
         while !mine.is_empty() {
-            let count = QUERIES_PER_TASK.min(row.new - first);
+            let count = per_task.min(row.new - first);
             let (block, tail) = mine.split_at_mut(count * width);
-            tasks.push((i, first, block));
+            tasks.push((i, first, block, blocked));
             mine = tail;
             first += count;
         }
     }
-    let task_fn = select();
-    let run = |(i, first, block): (usize, usize, &mut [f32])| {
+    // Later queries see more keys: handing them out first lets the short tasks fill the gaps
+    // at the end, where the threads would otherwise wait for the one that took a long task.
+    tasks.reverse();
+    let (task_fn, blocked_fn) = select();
+    let run = |(i, first, block, blocked): (usize, usize, &mut [f32], bool)| {
         let q_block = &q[(i * seq + first) * width..][..block.len()];
-        task_fn(q_block, &rows[i], first, heads, block);
+        let run_task = if blocked { blocked_fn } else { task_fn };
+        run_task(q_block, &rows[i], first, heads, block);
     };
     if tasks.len() == 1 {
         // Batch-1 decoding: less work than handing it to the pool.
@@ -108,22 +118,46 @@ pub fn attend(q: &[f32], seq: usize, rows: &[Row<'_>], heads: Heads) -> Vec<f32>
     out
 }
 
+/// Whether rows with at least [`BLOCKED_QUERIES`] new tokens take the products of
+/// `super::blocked` (which calls the matrix-product crate that the CPU backend brings).
+const BLOCKED: bool = cfg!(feature = "flex");
+
+/// Queries per task on the blocked path. Fewer wastes less on the causal diagonal (the scores
+/// of keys that only the block's later queries see) but makes smaller products, whose fixed
+/// costs weigh more.
+pub(super) const BLOCKED_QUERIES: usize = 32;
+
 /// `(queries, row, first query, heads, out)`: one task's queries.
 type TaskFn = fn(&[f32], &Row<'_>, usize, Heads, &mut [f32]);
 
-fn select() -> TaskFn {
+/// The per-query task and the blocked task for this CPU.
+fn select() -> (TaskFn, TaskFn) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            return x86::task_avx2;
+            return (x86::task_avx2, x86::blocked_avx2);
         }
     }
-    task_portable
+    (task_portable, blocked_portable)
 }
 
 fn task_portable(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
     task_generic::<false>(q, row, first, heads, out)
+}
+
+fn blocked_portable(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
+    blocked_task(q, row, first, heads, out)
+}
+
+/// [`blocked::task`] where the products are built in; the per-query task elsewhere (never
+/// reached: [`BLOCKED`] is false then).
+#[inline(always)]
+fn blocked_task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
+    #[cfg(feature = "flex")]
+    super::blocked::task(q, row, first, heads, out);
+    #[cfg(not(feature = "flex"))]
+    task_generic::<false>(q, row, first, heads, out);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -138,6 +172,23 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
         super::task_generic::<true>(q, row, first, heads, out)
+    }
+
+    pub(super) fn blocked_avx2(
+        q: &[f32],
+        row: &Row<'_>,
+        first: usize,
+        heads: Heads,
+        out: &mut [f32],
+    ) {
+        // SAFETY: only reached through `select`, which checked for AVX2 and FMA.
+        unsafe { blocked(q, row, first, heads, out) }
+    }
+
+    /// The blocked task compiled for AVX2, so that its softmax's `exp` is vectorised.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn blocked(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
+        super::blocked_task(q, row, first, heads, out)
     }
 
     /// `out[j] = q · keys[j]` for eight keys: eight independent 8-lane sums (so that no
@@ -328,7 +379,7 @@ fn score_keys<const FUSED: bool>(
 
 /// Replaces each score by `exp(score − max)` and returns their sum.
 #[inline(always)]
-fn exp_in_place(scores: &mut [f32]) -> f32 {
+pub(super) fn exp_in_place(scores: &mut [f32]) -> f32 {
     let max = scores.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let mut sums = [0.0f32; LANES];
     let mut whole = scores.chunks_exact_mut(LANES);
@@ -479,7 +530,9 @@ mod tests {
         // the portable loops) and 64 (the 8-key products and the fixed-width value sums);
         // rows with one, several and more-than-one-task new tokens; cache histories in one
         // and in several head-major chunks with spare capacity, spanning several key blocks;
-        // and a whole position-major sequence, as a prefill passes its projections.
+        // and a whole position-major sequence, as a prefill passes its projections. The last
+        // two rows have enough new tokens for the blocked products (with flex): 35 over three
+        // chunks, whose queries span all three, and 70, whose last task is partial.
         // Groups of 3, 7 and 2 query heads per kv head.
         for (head_dim, (query_heads, kv_heads)) in [12, 64]
             .into_iter()
@@ -513,7 +566,7 @@ mod tests {
                 ],
                 vec![whole_sequence],
             ];
-            let news = [3usize, 20, 17, seq];
+            let news = [3usize, 20, 35, seq];
             let rows: Vec<Row<'_>> = buffers
                 .iter()
                 .zip(news)
