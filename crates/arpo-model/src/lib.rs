@@ -20,6 +20,7 @@ pub mod many_rows;
 pub mod model;
 pub mod norm;
 mod policy;
+mod pool;
 pub mod rope;
 pub mod sampler;
 pub mod tokenizer;

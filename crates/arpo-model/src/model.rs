@@ -22,6 +22,7 @@ use crate::config::ModelConfig;
 use crate::few_rows::{linear, product};
 use crate::fused_attention::{self, Heads};
 use crate::norm::RmsNorm;
+use crate::pool::on_thread_pool;
 use crate::rope::{HeadTables, Rotary};
 use crate::{Error, Result};
 
@@ -413,6 +414,19 @@ impl<B: Backend> CausalLm<B> {
         self.model.norm.weight.device()
     }
 
+    /// Whether the weights are tensors of burn's CPU backend (flex), whose forwards keep the
+    /// thread pool awake (see `crate::pool`); an autodiff or GPU model's do not.
+    fn on_cpu(&self) -> bool {
+        #[cfg(feature = "flex")]
+        {
+            crate::flex_cpu::flex_f32(&self.model.norm.weight.val()).is_some()
+        }
+        #[cfg(not(feature = "flex"))]
+        {
+            false
+        }
+    }
+
     /// Logit width.
     pub fn vocab_size(&self) -> usize {
         self.config.vocab_size
@@ -498,7 +512,7 @@ impl<B: Backend> CausalLm<B> {
         positions: Tensor<B, 2, Int>,
         mask: Option<Tensor<B, 3>>,
     ) -> Result<Tensor<B, 3>> {
-        on_thread_pool(|| {
+        on_thread_pool(self.on_cpu(), || {
             let max_pos = positions.clone().max().into_scalar().elem::<i64>();
             self.check_positions(max_pos as usize + 1)?;
             let rope = self.rope_tables(positions);
@@ -595,7 +609,7 @@ impl<B: Backend> CausalLm<B> {
     /// # Shapes
     /// returns `[rows.len(), vocab]`
     pub fn extend(&self, rows: &[Vec<u32>], caches: &mut [KvCache<B>]) -> Result<Tensor<B, 2>> {
-        on_thread_pool(|| {
+        on_thread_pool(self.on_cpu(), || {
             let batch = PaddedBatch::new(rows, &self.device())?;
             let hidden = self.forward_cached_hidden(&batch, caches)?;
             let [b, _, d] = hidden.dims();
@@ -614,17 +628,4 @@ impl<B: Backend> CausalLm<B> {
             Ok(self.head(picked).reshape([b, self.vocab_size()]))
         })
     }
-}
-
-/// Runs `work` on a thread of rayon's global pool (in place when already on one).
-///
-/// The CPU backend and this crate's kernels split each operation over that pool. Called from
-/// any other thread, each of the hundreds of operations of a decoding step is handed to the pool
-/// and waited for, a wake-up and a sleep each; from a pool thread they are joined in place
-/// (greedy SmolLM2 decoding at batch 1: 29–32 → 33–34 tok/s). Other backends pay one thread hop
-/// per call.
-fn on_thread_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    let mut out = None;
-    rayon::scope(|_| out = Some(work()));
-    out.expect("rayon::scope runs its closure before returning")
 }
