@@ -85,6 +85,13 @@ pub mod kernel {
         out
     }
 
+    /// [`silu`] into `out` on the calling thread, for callers that already run in parallel
+    /// (the same values as [`silu`]).
+    pub fn silu_into(x: &[f32], out: &mut [f32]) {
+        assert_eq!(x.len(), out.len(), "silu_into: lengths differ");
+        select(silu_portable, x86::silu_avx2)(x, out, 0)
+    }
+
     /// `(x, out, row)`: one task's rows (softmax) or elements (SiLU).
     type ChunkFn = fn(&[f32], &mut [f32], usize);
 

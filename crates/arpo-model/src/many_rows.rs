@@ -44,20 +44,17 @@ pub fn many_rows(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), n, "bias is not [n]");
     }
-    let block = if m * n * k < MIN_PARALLEL_WORK {
-        n
-    } else {
-        (n.div_ceil(MIN_TASKS).div_ceil(16) * 16).clamp(MIN_BLOCK, MAX_BLOCK)
-    };
+    let block = block_width(m, k, n);
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
     let dst = SharedPtr(out.as_mut_ptr());
     (0..n.div_ceil(block)).into_par_iter().for_each(|task| {
         let start = task * block;
         let width = block.min(n - start);
         let dst = &dst;
+        // SAFETY (both blocks): tasks write disjoint column ranges `start..start + width` of
+        // the `m × n` allocation, at stride `n` between rows.
         if let Some(bias) = bias {
             for row in 0..m {
-                // SAFETY: tasks write disjoint column ranges of the `m × n` allocation.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         bias[start..].as_ptr(),
@@ -67,36 +64,128 @@ pub fn many_rows(
                 };
             }
         }
-        // SAFETY: `dst` has room for `m × n`; this task writes columns `start..start + width`
-        // of it (stride `n` between rows); `x` is `[m, k]` row-major and `wt` rows
-        // `start..start + width` are `[width, k]` row-major, read as the `[k, width]` operand.
         unsafe {
-            gemm::gemm(
+            block_product(
+                x,
                 m,
-                width,
                 k,
+                &wt[start * k..],
+                width,
                 dst.0.add(start),
-                1,
-                n as isize,
+                n,
                 bias.is_some(),
-                x.as_ptr(),
-                1,
-                k as isize,
-                wt.as_ptr().add(start * k),
-                k as isize,
-                1,
-                1.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             )
         };
     });
     // SAFETY: the tasks above wrote every element.
     unsafe { out.set_len(m * n) };
     out
+}
+
+/// `silu(x · gate_wtᵀ) ⊙ (x · up_wtᵀ)`, the first half of a SwiGLU block, with both weights
+/// `[n, k]` row-major: each task computes the same column block of both products and combines
+/// them while they are in cache, so the two products are one hand-out to the pool and the
+/// activation and the product of the halves cost no pass over memory of their own. Values
+/// equal those of the two products, `activation::silu` and a multiplication done apart.
+pub fn gated(x: &[f32], m: usize, k: usize, gate_wt: &[f32], up_wt: &[f32], n: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert_eq!(x.len(), m * k, "x is not [m, k]");
+    assert_eq!(gate_wt.len(), n * k, "gate_wt is not [n, k]");
+    assert_eq!(up_wt.len(), n * k, "up_wt is not [n, k]");
+    let block = block_width(m, k, n);
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    let dst = SharedPtr(out.as_mut_ptr());
+    (0..n.div_ceil(block)).into_par_iter().for_each(|task| {
+        let start = task * block;
+        let width = block.min(n - start);
+        let dst = &dst;
+        let mut gate = vec![0.0f32; m * width];
+        let mut up = vec![0.0f32; m * width];
+        for (weights, block) in [(gate_wt, &mut gate), (up_wt, &mut up)] {
+            // SAFETY: `block` is `[m, width]`; see `many_rows`.
+            unsafe {
+                block_product(
+                    x,
+                    m,
+                    k,
+                    &weights[start * k..],
+                    width,
+                    block.as_mut_ptr(),
+                    width,
+                    false,
+                )
+            };
+        }
+        let mut activated = vec![0.0f32; width];
+        for row in 0..m {
+            let at = row * width;
+            crate::activation::kernel::silu_into(&gate[at..at + width], &mut activated);
+            for (a, u) in activated.iter_mut().zip(&up[at..at + width]) {
+                *a *= u;
+            }
+            // SAFETY: tasks write disjoint column ranges of the `m × n` allocation.
+            unsafe {
+                std::ptr::copy_nonoverlapping(activated.as_ptr(), dst.0.add(row * n + start), width)
+            };
+        }
+    });
+    // SAFETY: the tasks above wrote every element.
+    unsafe { out.set_len(m * n) };
+    out
+}
+
+/// Output columns per task for an `[m, k] · [k, n]` product.
+fn block_width(m: usize, k: usize, n: usize) -> usize {
+    if m * n * k < MIN_PARALLEL_WORK {
+        n
+    } else {
+        (n.div_ceil(MIN_TASKS).div_ceil(16) * 16).clamp(MIN_BLOCK, MAX_BLOCK)
+    }
+}
+
+/// `dst[i, j] (+)= Σ_k x[i, k] · wt[j, k]` for `i < m`, `j < width`, where `dst` rows are
+/// `dst_stride` apart and the sum is added to what `dst` holds when `accumulate`; one thread.
+///
+/// # Safety
+/// `x` is `[m, k]` and `wt` at least `[width, k]`, row-major; `dst` points at `m` rows of
+/// `width` writable values, `dst_stride` apart, that no one else touches meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_product(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    wt: &[f32],
+    width: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+    accumulate: bool,
+) {
+    debug_assert!(x.len() >= m * k && wt.len() >= width * k);
+    // SAFETY: the caller's contract; `wt`'s first `width` rows, read as the `[k, width]`
+    // operand (unit stride along `k`, `k` between columns).
+    unsafe {
+        gemm::gemm(
+            m,
+            width,
+            k,
+            dst,
+            1,
+            dst_stride as isize,
+            accumulate,
+            x.as_ptr(),
+            1,
+            k as isize,
+            wt.as_ptr(),
+            k as isize,
+            1,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
 }
 
 /// The output buffer, shared by tasks that write disjoint parts of it.
@@ -131,6 +220,36 @@ pub(crate) fn product<B: burn::tensor::backend::Backend>(
         transposed_data(&w)?,
         n,
         bias_data,
+    );
+    from_data(out, [b, s, n])
+}
+
+/// [`gated`] on flex tensors: `silu(x · gate) ⊙ (x · up)` for two bias-free layers whose
+/// weights are transposed views of contiguous `[n, k]` buffers; `None` otherwise.
+pub(crate) fn gated_product<B: burn::tensor::backend::Backend>(
+    x: &burn::tensor::Tensor<B, 3>,
+    gate: &burn::nn::Linear<B>,
+    up: &burn::nn::Linear<B>,
+) -> Option<burn::tensor::Tensor<B, 3>> {
+    use crate::flex_cpu::{contiguous_data, flex_f32, from_data, transposed_data};
+    if gate.bias.is_some() || up.bias.is_some() {
+        return None;
+    }
+    let [b, s, k] = x.dims();
+    let (gate_w, up_w) = (gate.weight.val(), up.weight.val());
+    let n = gate_w.dims()[1];
+    if up_w.dims() != [k, n] || gate_w.dims() != [k, n] {
+        return None;
+    }
+    let x = flex_f32(x)?;
+    let (gate_w, up_w) = (flex_f32(&gate_w)?, flex_f32(&up_w)?);
+    let out = gated(
+        contiguous_data(&x)?,
+        b * s,
+        k,
+        transposed_data(&gate_w)?,
+        transposed_data(&up_w)?,
+        n,
     );
     from_data(out, [b, s, n])
 }

@@ -44,6 +44,16 @@ impl<B: Backend> Mlp<B> {
     /// # Shapes
     /// `[batch, seq, hidden]` → `[batch, seq, hidden]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        #[cfg(feature = "flex")]
+        {
+            let [b, s, _] = x.dims();
+            if b * s > crate::few_rows::MAX_ROWS {
+                if let Some(h) = crate::many_rows::gated_product(&x, &self.gate_proj, &self.up_proj)
+                {
+                    return linear(&self.down_proj, h);
+                }
+            }
+        }
         let gate = silu(linear(&self.gate_proj, x.clone()));
         linear(&self.down_proj, gate.mul(linear(&self.up_proj, x)))
     }

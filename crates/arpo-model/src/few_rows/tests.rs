@@ -108,6 +108,37 @@ fn many_rows_matches_a_float64_reference() {
     }
 }
 
+/// The fused first half of a SwiGLU block over many rows against `silu(g) · u` in f64 from
+/// the reference products, for one task and for many with a partial last block.
+#[cfg(feature = "flex")]
+#[test]
+fn gated_matches_a_float64_reference() {
+    use crate::many_rows::gated;
+
+    for (m, k, n) in [(3, 20, 9), (300, 160, 200)] {
+        let x = values(12, m * k);
+        let (gate, up) = (values(13, k * n), values(14, k * n));
+        let (g, u) = (
+            reference(&x, m, k, &gate, n, None),
+            reference(&x, m, k, &up, n, None),
+        );
+        let want: Vec<f64> = g
+            .iter()
+            .zip(&u)
+            .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+            .collect();
+        let got = gated(
+            &x,
+            m,
+            k,
+            &transposed(&gate, k, n),
+            &transposed(&up, k, n),
+            n,
+        );
+        assert_close(&got, &want, k, &format!("gated m{m} k{k} n{n}"));
+    }
+}
+
 /// `product` on flex, with the weight as a transposed view (as loaded from a checkpoint)
 /// and contiguous (as burn initialises it), below, inside and above the few-row kernels' row
 /// range (above it, the view goes to the many-row product), for a weight above and one below `MIN_WEIGHTS`, against the f64 reference.
