@@ -5,26 +5,22 @@
 //! product into equal static shares per thread and waits at a barrier after every block of
 //! the inner dimension. On a machine shared with other jobs, one of two threads often lags,
 //! and the other then waits: in a 512-token SmolLM2 prefill, one thread sat idle ~10% of the
-//! time, mostly inside the products. Here each block of output columns is a task of the
-//! work-stealing pool, so a lagging thread takes fewer of them, and there is no barrier
-//! until the product ends.
+//! time, mostly inside the products. Here the threads take blocks of output columns one at a
+//! time, so a lagging thread takes fewer of them, and there is no barrier until the product
+//! ends.
 //!
 //! Blocks span every row: the weights (the right operand) are packed by `gemm` once per block
 //! and never twice, while the rows are read in place by every block.
 
-/// Output columns per task at least: the kernel's register block covers 16.
+/// Output columns per block at least: the kernel's register block covers 16.
 const MIN_BLOCK: usize = 16;
-
-/// Tasks per product at least, so that the threads' last tasks end close together: with 8,
-/// one of two threads still sat idle 7% of a SmolLM2 prefill, with 32 4%.
-const MIN_TASKS: usize = 32;
 
 /// Multiply-adds below which a product stays one task: splitting a product that takes
 /// microseconds costs more in hand-offs than it saves (the threshold burn's CPU backend uses to
 /// thread its products, 192³).
 const MIN_PARALLEL_WORK: usize = 192 * 192 * 192;
 
-/// Output columns per task at most: a block of weights of up to 512 × 1536 `f32` (3 MB) stays
+/// Output columns per block at most: a block of weights of up to 512 × 1536 `f32` (3 MB) stays
 /// in the last-level cache while its rows pass.
 const MAX_BLOCK: usize = 512;
 
@@ -38,18 +34,14 @@ pub fn many_rows(
     n: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    use rayon::prelude::*;
     assert_eq!(x.len(), m * k, "x is not [m, k]");
     assert_eq!(wt.len(), n * k, "wt is not [n, k]");
     if let Some(bias) = bias {
         assert_eq!(bias.len(), n, "bias is not [n]");
     }
-    let block = block_width(m, k, n);
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
     let dst = SharedPtr(out.as_mut_ptr());
-    (0..n.div_ceil(block)).into_par_iter().for_each(|task| {
-        let start = task * block;
-        let width = block.min(n - start);
+    for_each_block(m, k, n, |start, width| {
         let dst = &dst;
         // SAFETY (both blocks): tasks write disjoint column ranges `start..start + width` of
         // the `m × n` allocation, at stride `n` between rows.
@@ -88,16 +80,12 @@ pub fn many_rows(
 /// activation and the product of the halves cost no pass over memory of their own. Values
 /// equal those of the two products, `activation::silu` and a multiplication done apart.
 pub fn gated(x: &[f32], m: usize, k: usize, gate_wt: &[f32], up_wt: &[f32], n: usize) -> Vec<f32> {
-    use rayon::prelude::*;
     assert_eq!(x.len(), m * k, "x is not [m, k]");
     assert_eq!(gate_wt.len(), n * k, "gate_wt is not [n, k]");
     assert_eq!(up_wt.len(), n * k, "up_wt is not [n, k]");
-    let block = block_width(m, k, n);
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
     let dst = SharedPtr(out.as_mut_ptr());
-    (0..n.div_ceil(block)).into_par_iter().for_each(|task| {
-        let start = task * block;
-        let width = block.min(n - start);
+    for_each_block(m, k, n, |start, width| {
         let dst = &dst;
         let mut gate = vec![0.0f32; m * width];
         let mut up = vec![0.0f32; m * width];
@@ -134,13 +122,44 @@ pub fn gated(x: &[f32], m: usize, k: usize, gate_wt: &[f32], up_wt: &[f32], n: u
     out
 }
 
-/// Output columns per task for an `[m, k] · [k, n]` product.
-fn block_width(m: usize, k: usize, n: usize) -> usize {
+/// Runs `task(start, width)` over column blocks that cover `0..n` of an `[m, k] · [k, n]`
+/// product, on every thread of the pool.
+///
+/// Blocks shrink as the product goes (guided self-scheduling): each is a share of what is
+/// left, down to [`MIN_BLOCK`], and the threads take them in order from a shared counter. So
+/// the threads end at most one small block apart. With equal blocks (and rayon's own split of
+/// the list), a thread waited for the other's last block at the end of every product: ~4% of
+/// a SmolLM2 prefill, seen as a thread with nothing to do.
+fn for_each_block(m: usize, k: usize, n: usize, task: impl Fn(usize, usize) + Sync) {
     if m * n * k < MIN_PARALLEL_WORK {
-        n
-    } else {
-        (n.div_ceil(MIN_TASKS).div_ceil(16) * 16).clamp(MIN_BLOCK, MAX_BLOCK)
+        task(0, n);
+        return;
     }
+    let threads = rayon::current_num_threads().max(1);
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let share = (n - start)
+            .div_ceil(2 * threads)
+            .next_multiple_of(MIN_BLOCK);
+        let width = share.clamp(MIN_BLOCK, MAX_BLOCK).min(n - start);
+        blocks.push((start, width));
+        start += width;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take_blocks = || loop {
+        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match blocks.get(index) {
+            Some(&(start, width)) => task(start, width),
+            None => break,
+        }
+    };
+    rayon::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|_| take_blocks());
+        }
+        take_blocks();
+    });
 }
 
 /// `dst[i, j] (+)= Σ_k x[i, k] · wt[j, k]` for `i < m`, `j < width`, where `dst` rows are
