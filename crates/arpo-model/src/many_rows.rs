@@ -1,5 +1,5 @@
 //! Linear layers over many rows (prefill), on burn's CPU backend: the matrix-product crate's
-//! single-threaded kernel over column blocks that the thread pool hands out one by one.
+//! single-threaded kernel over blocks of output columns that the pool's threads take in turn.
 //!
 //! burn's CPU backend calls the `gemm` crate with its own threading, which splits each
 //! product into equal static shares per thread and waits at a barrier after every block of
@@ -69,7 +69,8 @@ pub fn many_rows(
             )
         };
     });
-    // SAFETY: the tasks above wrote every element.
+    // SAFETY: the tasks above wrote every element (`gemm` writes its whole destination when
+    // told not to read it, zeros when `k` is 0).
     unsafe { out.set_len(m * n) };
     out
 }
