@@ -22,7 +22,9 @@ trait WeightProvider<B: Backend> {
     /// A vector of length `len`; `fill` is the from-scratch value (1 for norms, 0 for biases).
     fn vector(&mut self, name: &str, len: usize, fill: f32) -> Result<HostTensor>;
     fn device(&self) -> &B::Device;
-    /// The matrix `name` in its stored block form, if the checkpoint has one.
+    /// The matrix `name` in its stored block form, if the checkpoint has one (read only by the
+    /// CPU backend's kernels).
+    #[cfg_attr(not(feature = "flex"), allow(dead_code))]
     fn quant_rows(&mut self, _name: &str) -> Result<Option<QuantRows>> {
         Ok(None)
     }

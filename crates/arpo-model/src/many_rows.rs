@@ -181,23 +181,54 @@ unsafe fn block_product(
     accumulate: bool,
 ) {
     debug_assert!(x.len() >= m * k && wt.len() >= width * k);
-    // SAFETY: the caller's contract; `wt`'s first `width` rows, read as the `[k, width]`
+    // SAFETY: the caller's contract; `wt`'s first `width` rows are read as the `[k, width]`
     // operand (unit stride along `k`, `k` between columns).
+    unsafe {
+        strided_product(
+            [m, width, k],
+            (dst, dst_stride as isize, 1),
+            accumulate,
+            (x.as_ptr(), k as isize, 1),
+            (wt.as_ptr(), 1, k as isize),
+        )
+    }
+}
+
+/// An operand of [`strided_product`]: where its first element is, the step from one row to
+/// the next, and the step from one column to the next (in elements).
+pub(crate) type Strided<P> = (P, isize, isize);
+
+/// `dst (+)= lhs · rhs` in `f32` on the calling thread for `[m, n, k]` = the shape of
+/// `[m, k] · [k, n]`, each operand at its own strides: `gemm::gemm` without the scaling and
+/// conjugation options this crate does not use. The sum is added to what `dst` holds when
+/// `accumulate`; otherwise `dst` is only written.
+///
+/// # Safety
+/// Each operand's elements lie in memory at its strides, and no one else touches `dst`'s
+/// meanwhile.
+pub(crate) unsafe fn strided_product(
+    [m, n, k]: [usize; 3],
+    dst: Strided<*mut f32>,
+    accumulate: bool,
+    lhs: Strided<*const f32>,
+    rhs: Strided<*const f32>,
+) {
+    // SAFETY: the caller's contract; `gemm` takes column strides before row strides.
     unsafe {
         gemm::gemm(
             m,
-            width,
+            n,
             k,
-            dst,
-            1,
-            dst_stride as isize,
+            dst.0,
+            dst.2,
+            dst.1,
             accumulate,
-            x.as_ptr(),
-            1,
-            k as isize,
-            wt.as_ptr(),
-            k as isize,
-            1,
+            lhs.0,
+            lhs.2,
+            lhs.1,
+            rhs.0,
+            rhs.2,
+            rhs.1,
             1.0f32,
             1.0f32,
             false,

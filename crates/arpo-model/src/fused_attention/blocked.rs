@@ -11,8 +11,9 @@
 //! see, computed and then set to zero: with 32 queries per block over 512 positions, 6% more
 //! multiply-adds.
 
-use super::kernel::{exp_in_place, Chunk, Row};
+use super::kernel::{exp_in_place, key_blocks, seen_by_first, Row};
 use super::Heads;
+use crate::many_rows::strided_product;
 
 /// Queries `first..` of `row` (as many as `q` holds), every head; like
 /// [`super::kernel`]'s tasks, `q` and `out` are `[queries, heads * head_dim]`.
@@ -22,53 +23,30 @@ pub(super) fn task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &m
     let group = heads.heads / heads.kv_heads;
     let width = heads.heads * hd;
     let queries = q.len() / width;
-    let total: usize = row.chunks.iter().map(|c| c.len).sum();
-    // Causal: query `t` of the task sits at history position `total - new + first + t`.
-    let visible = |t: usize| total - row.new + first + t + 1;
+    let seen_by_first = seen_by_first(row, first);
+    let visible = |t: usize| seen_by_first + t;
     let widest = visible(queries - 1);
-    // The history up to the last query's position, chunk by chunk: (chunk, first position, len).
-    let mut pieces: Vec<(&Chunk<'_>, usize, usize)> = Vec::with_capacity(row.chunks.len());
-    let mut at = 0;
-    for chunk in &row.chunks {
-        if at >= widest {
-            break;
-        }
-        let len = chunk.len.min(widest - at);
-        if len > 0 {
-            pieces.push((chunk, at, len));
-        }
-        at += chunk.len;
-    }
+    // The history up to the last query's position, one piece per chunk (each from the chunk's
+    // first position).
+    let pieces = key_blocks(row, widest, usize::MAX);
     let mut scores = vec![0.0f32; queries * widest];
     let mut sums = vec![0.0f32; queries];
     for h in 0..heads.heads {
         let kv = h / group;
-        for &(chunk, start, len) in &pieces {
+        for piece in &pieces {
+            let (chunk, start, len) = (piece.chunk, piece.start, piece.len);
+            let keys = chunk.keys[kv * chunk.head_stride..].as_ptr();
             // scores[t, start + p] = q_h[t] · key(p): `[queries, hd] · [hd, len]`.
             // SAFETY: `attend` checked that `q` is `[queries, width]` and that each chunk holds
             // `len` positions of every kv head at its strides; the destination is the
             // `[queries, widest]` score buffer from column `start` on, `start + len <= widest`.
             unsafe {
-                gemm::gemm(
-                    queries,
-                    len,
-                    hd,
-                    scores.as_mut_ptr().add(start),
-                    1,
-                    widest as isize,
+                strided_product(
+                    [queries, len, hd],
+                    (scores.as_mut_ptr().add(start), widest as isize, 1),
                     false,
-                    q.as_ptr().add(h * hd),
-                    1,
-                    width as isize,
-                    chunk.keys.as_ptr().add(kv * chunk.head_stride),
-                    chunk.position_stride as isize,
-                    1,
-                    0.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    (q.as_ptr().add(h * hd), width as isize, 1),
+                    (keys, 1, chunk.position_stride as isize),
                 )
             };
         }
@@ -78,31 +56,19 @@ pub(super) fn task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &m
             sums[t] = exp_in_place(seen);
             unseen.fill(0.0);
         }
-        for (index, &(chunk, start, len)) in pieces.iter().enumerate() {
+        for (index, piece) in pieces.iter().enumerate() {
+            let (chunk, start, len) = (piece.chunk, piece.start, piece.len);
+            let values = chunk.values[kv * chunk.head_stride..].as_ptr();
             // out_h[t] (+)= Σ_p weight[t, start + p] · value(p): `[queries, len] · [len, hd]`.
             // SAFETY: as above; the destination is head `h`'s columns of `out`, `[queries,
             // width]`, read back (`index > 0`) to add the pieces after the first.
             unsafe {
-                gemm::gemm(
-                    queries,
-                    hd,
-                    len,
-                    out.as_mut_ptr().add(h * hd),
-                    1,
-                    width as isize,
+                strided_product(
+                    [queries, hd, len],
+                    (out.as_mut_ptr().add(h * hd), width as isize, 1),
                     index > 0,
-                    scores.as_ptr().add(start),
-                    1,
-                    widest as isize,
-                    chunk.values.as_ptr().add(kv * chunk.head_stride),
-                    1,
-                    chunk.position_stride as isize,
-                    1.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    (scores.as_ptr().add(start), widest as isize, 1),
+                    (values, chunk.position_stride as isize, 1),
                 )
             };
         }

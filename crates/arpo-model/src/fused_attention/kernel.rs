@@ -231,15 +231,48 @@ const LANES: usize = 8;
 /// in the first-level cache (32 kB) while every query of a task uses them.
 const KEY_BLOCK: usize = 32;
 
-/// A block of at most [`KEY_BLOCK`] positions of one chunk.
+/// A block of positions of one chunk.
 #[derive(Clone, Copy)]
-struct KeyBlock<'c, 'a> {
-    chunk: &'c Chunk<'a>,
+pub(super) struct KeyBlock<'c, 'a> {
+    pub(super) chunk: &'c Chunk<'a>,
     /// First position within the chunk.
-    local: usize,
+    pub(super) local: usize,
     /// First position within the row's history.
-    start: usize,
-    len: usize,
+    pub(super) start: usize,
+    pub(super) len: usize,
+}
+
+/// How many positions of `row`'s history the task's query `first` sees: causal, query `t`
+/// of a task sits at history position `total - new + first + t` and sees keys up to it.
+pub(super) fn seen_by_first(row: &Row<'_>, first: usize) -> usize {
+    let total: usize = row.chunks.iter().map(|c| c.len).sum();
+    total - row.new + first + 1
+}
+
+/// The first `widest` positions of `row`'s history in blocks of at most `block` positions,
+/// none across two chunks.
+pub(super) fn key_blocks<'c, 'a>(
+    row: &'c Row<'a>,
+    widest: usize,
+    block: usize,
+) -> Vec<KeyBlock<'c, 'a>> {
+    let mut blocks = Vec::with_capacity(widest.div_ceil(block) + row.chunks.len());
+    let mut at = 0;
+    for chunk in &row.chunks {
+        let mut local = 0;
+        while local < chunk.len && at + local < widest {
+            let len = block.min(chunk.len - local).min(widest - at - local);
+            blocks.push(KeyBlock {
+                chunk,
+                local,
+                start: at + local,
+                len,
+            });
+            local += len;
+        }
+        at += chunk.len;
+    }
+    blocks
 }
 
 /// Queries `first..` of `row` (as many as `q` holds), every head: for each, the scores of
@@ -262,27 +295,10 @@ fn task_generic<const FUSED: bool>(
     let group = heads.heads / heads.kv_heads;
     let width = heads.heads * hd;
     let queries = q.len() / width;
-    let total: usize = row.chunks.iter().map(|c| c.len).sum();
-    // Causal: query `t` of the task sits at history position `total - new + first + t` and
-    // sees keys up to it.
-    let visible = |t: usize| total - row.new + first + t + 1;
+    let seen_by_first = seen_by_first(row, first);
+    let visible = |t: usize| seen_by_first + t;
     let widest = visible(queries - 1);
-    let mut blocks = Vec::with_capacity(widest.div_ceil(KEY_BLOCK) + row.chunks.len());
-    let mut at = 0;
-    for chunk in &row.chunks {
-        let mut local = 0;
-        while local < chunk.len && at + local < widest {
-            let len = KEY_BLOCK.min(chunk.len - local).min(widest - at - local);
-            blocks.push(KeyBlock {
-                chunk,
-                local,
-                start: at + local,
-                len,
-            });
-            local += len;
-        }
-        at += chunk.len;
-    }
+    let blocks = key_blocks(row, widest, KEY_BLOCK);
     // Scores, then weights, of query vector `t * group + g`, over positions `0..widest`.
     let mut scores = vec![0.0f32; queries * group * widest];
     let mut sums = vec![0.0f32; queries * group];
