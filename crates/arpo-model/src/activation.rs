@@ -28,13 +28,13 @@ pub fn silu<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
 }
 
 #[cfg(feature = "flex")]
-mod flex {
+pub(crate) mod flex {
     use burn::tensor::{backend::Backend, Tensor};
 
     use crate::flex_cpu::{contiguous_data, flex_f32, from_data};
 
     /// `f(data, last_axis_len)` on the contents of a contiguous flex tensor, `None` otherwise.
-    pub(super) fn apply<B: Backend, const D: usize>(
+    pub(crate) fn apply<B: Backend, const D: usize>(
         t: &Tensor<B, D>,
         f: impl Fn(&[f32], usize) -> Vec<f32>,
     ) -> Option<Tensor<B, D>> {
