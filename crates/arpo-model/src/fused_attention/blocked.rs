@@ -16,9 +16,17 @@ use super::Heads;
 use crate::many_rows::strided_product;
 
 /// Queries `first..` of `row` (as many as `q` holds), every head; like
-/// [`super::kernel`]'s tasks, `q` and `out` are `[queries, heads * head_dim]`.
+/// [`super::kernel`]'s tasks, `q` and `out` are `[queries, heads * head_dim]`. `keys_t` is
+/// the row's keys as `super::kernel::transposed_keys` lays them out.
 #[inline(always)]
-pub(super) fn task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
+pub(super) fn task(
+    q: &[f32],
+    row: &Row<'_>,
+    keys_t: &[f32],
+    first: usize,
+    heads: Heads,
+    out: &mut [f32],
+) {
     let hd = heads.head_dim;
     let group = heads.heads / heads.kv_heads;
     let width = heads.heads * hd;
@@ -26,6 +34,8 @@ pub(super) fn task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &m
     let seen_by_first = seen_by_first(row, first);
     let visible = |t: usize| seen_by_first + t;
     let widest = visible(queries - 1);
+    let total = keys_t.len() / (heads.kv_heads * hd);
+    debug_assert!(widest <= total && keys_t.len() == heads.kv_heads * hd * total);
     // The history up to the last query's position, one piece per chunk (each from the chunk's
     // first position).
     let pieces = key_blocks(row, widest, usize::MAX);
@@ -33,23 +43,20 @@ pub(super) fn task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &m
     let mut sums = vec![0.0f32; queries];
     for h in 0..heads.heads {
         let kv = h / group;
-        for piece in &pieces {
-            let (chunk, start, len) = (piece.chunk, piece.start, piece.len);
-            let keys = chunk.keys[kv * chunk.head_stride..].as_ptr();
-            // scores[t, start + p] = q_h[t] · key(p): `[queries, hd] · [hd, len]`.
-            // SAFETY: `attend` checked that `q` is `[queries, width]` and that each chunk holds
-            // `len` positions of every kv head at its strides; the destination is the
-            // `[queries, widest]` score buffer from column `start` on, `start + len <= widest`.
-            unsafe {
-                strided_product(
-                    [queries, len, hd],
-                    (scores.as_mut_ptr().add(start), widest as isize, 1),
-                    false,
-                    (q.as_ptr().add(h * hd), width as isize, 1),
-                    (keys, 1, chunk.position_stride as isize),
-                )
-            };
-        }
+        // scores[t, p] = q_h[t] · key(p): `[queries, hd] · [hd, widest]`, the keys read from
+        // their transposed copy, `[hd, total]` for this kv head.
+        // SAFETY: `attend` checked that `q` is `[queries, width]`; `keys_t` holds `hd` rows of
+        // `total >= widest` positions per kv head; the destination is the `[queries, widest]`
+        // score buffer.
+        unsafe {
+            strided_product(
+                [queries, widest, hd],
+                (scores.as_mut_ptr(), widest as isize, 1),
+                false,
+                (q.as_ptr().add(h * hd), width as isize, 1),
+                (keys_t[kv * hd * total..].as_ptr(), total as isize, 1),
+            )
+        };
         for t in 0..queries {
             let row_scores = &mut scores[t * widest..(t + 1) * widest];
             let (seen, unseen) = row_scores.split_at_mut(visible(t));

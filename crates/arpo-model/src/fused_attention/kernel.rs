@@ -77,6 +77,17 @@ pub fn attend(q: &[f32], seq: usize, rows: &[Row<'_>], heads: Heads) -> Vec<f32>
             }
         }
     }
+    // The keys of each row that takes the blocked path, transposed (see `transposed_keys`).
+    let keys_t: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|row| {
+            if BLOCKED && row.new >= BLOCKED_QUERIES {
+                transposed_keys(row, heads)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     let mut out = vec![0.0f32; q.len()];
     // Tasks: (row, first query, queries, blocked) over disjoint output rows.
     let mut tasks = Vec::new();
@@ -106,8 +117,11 @@ pub fn attend(q: &[f32], seq: usize, rows: &[Row<'_>], heads: Heads) -> Vec<f32>
     let (task_fn, blocked_fn) = select();
     let run = |(i, first, block, blocked): (usize, usize, &mut [f32], bool)| {
         let q_block = &q[(i * seq + first) * width..][..block.len()];
-        let run_task = if blocked { blocked_fn } else { task_fn };
-        run_task(q_block, &rows[i], first, heads, block);
+        if blocked {
+            blocked_fn(q_block, &rows[i], &keys_t[i], first, heads, block);
+        } else {
+            task_fn(q_block, &rows[i], first, heads, block);
+        }
     };
     if tasks.len() == 1 {
         // Batch-1 decoding: less work than handing it to the pool.
@@ -130,8 +144,11 @@ pub(super) const BLOCKED_QUERIES: usize = 32;
 /// `(queries, row, first query, heads, out)`: one task's queries.
 type TaskFn = fn(&[f32], &Row<'_>, usize, Heads, &mut [f32]);
 
+/// `(queries, row, the row's transposed keys, first query, heads, out)`: one blocked task.
+type BlockedFn = fn(&[f32], &Row<'_>, &[f32], usize, Heads, &mut [f32]);
+
 /// The per-query task and the blocked task for this CPU.
-fn select() -> (TaskFn, TaskFn) {
+fn select() -> (TaskFn, BlockedFn) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -146,18 +163,35 @@ fn task_portable(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut
     task_generic::<false>(q, row, first, heads, out)
 }
 
-fn blocked_portable(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
-    blocked_task(q, row, first, heads, out)
+fn blocked_portable(
+    q: &[f32],
+    row: &Row<'_>,
+    keys_t: &[f32],
+    first: usize,
+    heads: Heads,
+    out: &mut [f32],
+) {
+    blocked_task(q, row, keys_t, first, heads, out)
 }
 
 /// [`blocked::task`] where the products are built in; the per-query task elsewhere (never
 /// reached: [`BLOCKED`] is false then).
 #[inline(always)]
-fn blocked_task(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
+fn blocked_task(
+    q: &[f32],
+    row: &Row<'_>,
+    keys_t: &[f32],
+    first: usize,
+    heads: Heads,
+    out: &mut [f32],
+) {
     #[cfg(feature = "flex")]
-    super::blocked::task(q, row, first, heads, out);
+    super::blocked::task(q, row, keys_t, first, heads, out);
     #[cfg(not(feature = "flex"))]
-    task_generic::<false>(q, row, first, heads, out);
+    {
+        let _ = keys_t;
+        task_generic::<false>(q, row, first, heads, out);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -177,18 +211,26 @@ mod x86 {
     pub(super) fn blocked_avx2(
         q: &[f32],
         row: &Row<'_>,
+        keys_t: &[f32],
         first: usize,
         heads: Heads,
         out: &mut [f32],
     ) {
         // SAFETY: only reached through `select`, which checked for AVX2 and FMA.
-        unsafe { blocked(q, row, first, heads, out) }
+        unsafe { blocked(q, row, keys_t, first, heads, out) }
     }
 
     /// The blocked task compiled for AVX2, so that its softmax's `exp` is vectorised.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn blocked(q: &[f32], row: &Row<'_>, first: usize, heads: Heads, out: &mut [f32]) {
-        super::blocked_task(q, row, first, heads, out)
+    unsafe fn blocked(
+        q: &[f32],
+        row: &Row<'_>,
+        keys_t: &[f32],
+        first: usize,
+        heads: Heads,
+        out: &mut [f32],
+    ) {
+        super::blocked_task(q, row, keys_t, first, heads, out)
     }
 
     /// `out[j] = q · keys[j]` for eight keys: eight independent 8-lane sums (so that no
@@ -247,6 +289,33 @@ pub(super) struct KeyBlock<'c, 'a> {
 pub(super) fn seen_by_first(row: &Row<'_>, first: usize) -> usize {
     let total: usize = row.chunks.iter().map(|c| c.len).sum();
     total - row.new + first + 1
+}
+
+/// Every key of `row`'s history transposed, `[kv_heads, head_dim, positions]` row-major, for
+/// the blocked path's score products.
+///
+/// The matrix-product crate lays out the keys for its kernel with positions along the vector
+/// lanes; read from a cache chunk (one position's `head_dim` values together) that is a
+/// gather, one value at a time, and every 32-query task of a prefill repeated it for every
+/// key it sees: ~5% of a 512-token SmolLM2 prefill. Transposed once per row, the keys are
+/// read in lane order.
+pub(super) fn transposed_keys(row: &Row<'_>, heads: Heads) -> Vec<f32> {
+    let hd = heads.head_dim;
+    let total: usize = row.chunks.iter().map(|c| c.len).sum();
+    let mut keys_t = vec![0.0f32; heads.kv_heads * hd * total];
+    let mut at = 0;
+    for chunk in &row.chunks {
+        for kv in 0..heads.kv_heads {
+            let head = &mut keys_t[kv * hd * total..][..hd * total];
+            for p in 0..chunk.len {
+                for (d, &value) in chunk.at(kv, p, hd).0.iter().enumerate() {
+                    head[d * total + at + p] = value;
+                }
+            }
+        }
+        at += chunk.len;
+    }
+    keys_t
 }
 
 /// The first `widest` positions of `row`'s history in blocks of at most `block` positions,
