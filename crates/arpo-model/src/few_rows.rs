@@ -20,6 +20,8 @@
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
 
+#[cfg(target_arch = "x86_64")]
+mod dot_x86;
 mod weight_rows;
 
 /// Up to this many rows a streaming kernel runs; above it the general product is faster: it
@@ -27,10 +29,28 @@ mod weight_rows;
 pub const MAX_ROWS: usize = 128;
 
 /// Up to this many rows, weights kept in GGUF block form (`kept_blocks`) are read in that
-/// form. Turning a block into f32 costs about as much as 16 rows' multiply-adds on it, so the
-/// saving in memory traffic wins only for few rows: SmolLM2 Q4_1 decoded 30% faster at batch 1
-/// (40–45 against 33 tok/s, same binary, alternating runs) and 8% slower at batch 16.
+/// form, on CPUs whose widest vector unit is AVX2. Turning a block into f32 costs about as
+/// much as 16 rows' multiply-adds on it there, so the saving in memory traffic wins only for
+/// few rows: SmolLM2 Q4_1 decoded 30% faster at batch 1 (40–45 against 33 tok/s, same binary,
+/// alternating runs) and 8% slower at batch 16.
 pub const MAX_QUANTISED_ROWS: usize = 4;
+
+/// [`MAX_QUANTISED_ROWS`] on CPUs with AVX-512, whose 16-lane multiply-adds make the rows
+/// cheaper against the blocks' decoding: SmolLM2 Q4_1 decoded ~18% faster at batch 16 (255
+/// against 215 tok/s) and ~40% at batch 8 in block form, and about the same at batch 32.
+pub const MAX_QUANTISED_ROWS_AVX512: usize = 16;
+
+/// The row count up to which this CPU reads kept blocks.
+#[cfg(feature = "flex")]
+fn max_quantised_rows() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return MAX_QUANTISED_ROWS_AVX512;
+        }
+    }
+    MAX_QUANTISED_ROWS
+}
 
 /// Weights smaller than this many elements stay with the general product: they sit in cache,
 /// so streaming them gains nothing, and dispatching a few microseconds of work to the thread
@@ -110,7 +130,7 @@ mod flex {
             Some(t) => Some(contiguous_data(t)?),
             None => None,
         };
-        let quantised = (b * s <= super::MAX_QUANTISED_ROWS)
+        let quantised = (b * s <= super::max_quantised_rows())
             .then(|| kept_rows(&w))
             .flatten()
             .filter(|q| {
@@ -226,8 +246,6 @@ pub mod kernel {
     #[allow(clippy::too_many_arguments)]
     mod x86 {
         use super::tile_generic;
-        use crate::few_rows::weight_rows::{F32Rows, QuantGroups, WeightRows};
-        use crate::weights::QuantRows;
 
         pub(super) const AVX512_TILE: usize = 64;
         pub(super) const AVX2_TILE: usize = 16;
@@ -259,193 +277,6 @@ pub mod kernel {
         ) {
             // SAFETY: only reached through `select`, which checked for AVX2 and FMA.
             unsafe { avx2(x, m, k, w, n, start, width, tile) }
-        }
-
-        pub(super) fn dot_avx2(
-            x: &[f32],
-            m: usize,
-            k: usize,
-            wt: &[f32],
-            width: usize,
-            block: &mut [f32],
-        ) {
-            let rows = F32Rows {
-                wt,
-                k,
-                group_rows: DOT_COLS,
-            };
-            // SAFETY: only reached through `select_dot`, which checked for AVX2 and FMA.
-            unsafe { dot_block_avx2(x, m, k, rows, width, block) }
-        }
-
-        /// [`dot_avx2`] on rows `start..start + width` of a quantised matrix, each group of
-        /// rows turned into f32 (in L1) just before its passes.
-        pub(super) fn dot_quantised_avx2(
-            x: &[f32],
-            m: usize,
-            k: usize,
-            quantised: &QuantRows,
-            start: usize,
-            width: usize,
-            block: &mut [f32],
-        ) {
-            let rows = QuantGroups::new(quantised, start, DOT_COLS);
-            // SAFETY: only reached after `is_x86_feature_detected!` for AVX2 and FMA.
-            unsafe { dot_block_avx2(x, m, k, rows, width, block) }
-        }
-
-        /// Output columns per group: `DOT_COLS × DOT_ROWS` sums take 12 of the 16 vector
-        /// registers, leaving room for the operands.
-        const DOT_COLS: usize = 4;
-        const DOT_ROWS: usize = 3;
-
-        /// Where one register group works: `R` activation rows from `row` × `J` weight rows
-        /// from `col` of a block `width` columns wide, and the weight lines to ask the cache for
-        /// meanwhile (`ahead`).
-        #[derive(Clone, Copy)]
-        struct GroupAt<'a> {
-            x: &'a [f32],
-            row: usize,
-            k: usize,
-            /// The group's `J` weight rows, `J * k` values.
-            w: &'a [f32],
-            col: usize,
-            width: usize,
-            ahead: &'a [u8],
-        }
-
-        /// Groups of [`DOT_COLS`] output columns × up to [`DOT_ROWS`] rows; the last columns
-        /// one at a time.
-        ///
-        /// A group's weight rows come from memory on its first row pass and from L1 on the
-        /// others, so left alone the loads from memory came in bursts (one pass in six at 16
-        /// rows) that the hardware prefetchers did not smooth. Each pass therefore also asks the
-        /// cache for its share of the next group's rows, spread over its steps: the weights now
-        /// stream at an even rate, and batch-16 decoding of SmolLM2 went from ~200 to ~250
-        /// tokens/s (batch 4 +25%; batch 1, which already streamed evenly, about the same).
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn dot_block_avx2<'a, W: WeightRows<'a>>(
-            x: &[f32],
-            m: usize,
-            k: usize,
-            mut weights: W,
-            width: usize,
-            block: &mut [f32],
-        ) {
-            let passes = m.div_ceil(DOT_ROWS);
-            let mut col = 0;
-            while col < width {
-                let cols = if width - col >= DOT_COLS { DOT_COLS } else { 1 };
-                // The stored weights of the group after this one (past the block's end, the
-                // next block's first rows), a share per pass.
-                let next = weights.next_group_bytes(col + cols);
-                let share = next.len().div_ceil(passes).next_multiple_of(64);
-                let w = weights.group(col, cols);
-                let mut row = 0;
-                while row < m {
-                    let rows = DOT_ROWS.min(m - row);
-                    let pass = row / DOT_ROWS;
-                    let ahead_start = (pass * share).min(next.len());
-                    let ahead = &next[ahead_start..(ahead_start + share).min(next.len())];
-                    let at = GroupAt {
-                        x,
-                        row,
-                        k,
-                        w,
-                        col,
-                        width,
-                        ahead,
-                    };
-                    // SAFETY (all arms): the caller checked for AVX2 and FMA.
-                    unsafe {
-                        match (cols, rows) {
-                            (DOT_COLS, 4) => dot_group::<DOT_COLS, 4>(at, block),
-                            (DOT_COLS, 3) => dot_group::<DOT_COLS, 3>(at, block),
-                            (DOT_COLS, 2) => dot_group::<DOT_COLS, 2>(at, block),
-                            (DOT_COLS, _) => dot_group::<DOT_COLS, 1>(at, block),
-                            (_, 4) => dot_group::<1, 4>(at, block),
-                            (_, 3) => dot_group::<1, 3>(at, block),
-                            (_, 2) => dot_group::<1, 2>(at, block),
-                            (_, _) => dot_group::<1, 1>(at, block),
-                        }
-                    }
-                    row += rows;
-                }
-                col += cols;
-            }
-        }
-
-        /// `R` activation rows from `row` × `J` weight rows from `col`: 8-lane sums over `k`
-        /// in registers, added across lanes at the end, the last `k % 8` inputs one by one;
-        /// one cache line or more of `ahead` requested per step.
-        /// Written with intrinsics: left to the auto-vectoriser, some of these sizes came out
-        /// as 4-lane shuffles or with the sums spilled to the stack on every step.
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn dot_group<const J: usize, const R: usize>(
-            GroupAt {
-                x,
-                row,
-                k,
-                w,
-                col,
-                width,
-                ahead,
-            }: GroupAt<'_>,
-            block: &mut [f32],
-        ) {
-            use std::arch::x86_64::*;
-            let mut x_rows = [&x[..0]; R];
-            for (r, x_row) in x_rows.iter_mut().enumerate() {
-                *x_row = &x[(row + r) * k..(row + r + 1) * k];
-            }
-            let mut w_rows = [&w[..0]; J];
-            for (j, w_row) in w_rows.iter_mut().enumerate() {
-                *w_row = &w[j * k..(j + 1) * k];
-            }
-            let mut acc = [[_mm256_setzero_ps(); R]; J];
-            let whole = k - k % 8;
-            // Bytes of `ahead` (whole cache lines) to ask for per step, spread over the pass.
-            let per_step = (ahead.len() / 64).div_ceil((whole / 8).max(1)) * 64;
-            let mut ahead_at = 0;
-            let mut at = 0;
-            while at < whole {
-                let mut line = 0;
-                while line < per_step && ahead_at < ahead.len() {
-                    // SAFETY: in bounds; a prefetch has no architectural effect.
-                    unsafe {
-                        _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(ahead_at) as *const i8)
-                    };
-                    ahead_at += 64;
-                    line += 64;
-                }
-                let mut xs = [_mm256_setzero_ps(); R];
-                for r in 0..R {
-                    // SAFETY: `at + 8 <= whole <= k`, the length of every row slice.
-                    xs[r] = unsafe { _mm256_loadu_ps(x_rows[r].as_ptr().add(at)) };
-                }
-                for j in 0..J {
-                    // SAFETY: as above.
-                    let wv = unsafe { _mm256_loadu_ps(w_rows[j].as_ptr().add(at)) };
-                    for r in 0..R {
-                        acc[j][r] = _mm256_fmadd_ps(xs[r], wv, acc[j][r]);
-                    }
-                }
-                at += 8;
-            }
-            for j in 0..J {
-                for r in 0..R {
-                    let mut lanes = [0.0f32; 8];
-                    // SAFETY: `lanes` holds 8 floats.
-                    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[j][r]) };
-                    let mut sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-                        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-                    for kk in whole..k {
-                        sum += x_rows[r][kk] * w_rows[j][kk];
-                    }
-                    block[(row + r) * width + col + j] = sum;
-                }
-            }
         }
 
         #[target_feature(enable = "avx512f")]
@@ -513,15 +344,10 @@ pub mod kernel {
         assert_eq!(x.len(), m * k, "x is not [m, k]");
         assert_eq!(quantised.cols(), k, "the weight rows do not have k values");
         let n = quantised.rows();
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return by_column_blocks(m, n, DOT_BLOCK, bias, |start, width, block| {
-                    x86::dot_quantised_avx2(x, m, k, quantised, start, width, block)
-                });
-            }
+        if let Some(dot_fn) = select_quantised() {
+            return by_column_blocks(m, n, DOT_BLOCK, bias, |start, width, block| {
+                dot_fn(x, m, k, quantised, start, width, block)
+            });
         }
         by_column_blocks(m, n, DOT_BLOCK, bias, |start, width, block| {
             let mut wt = vec![0.0f32; width * k];
@@ -539,18 +365,43 @@ pub mod kernel {
     /// the cache for those rows ahead of the next block.
     type DotFn = fn(&[f32], usize, usize, &[f32], usize, &mut [f32]);
 
-    /// The dot-product block function for the CPU: AVX2 with FMA where present (also on
-    /// AVX-512 CPUs, where it is bound by memory all the same), else portable code.
+    /// The dot-product block function for the CPU: AVX-512 or AVX2 with FMA where present,
+    /// else portable code.
     fn select_dot() -> DotFn {
         #[cfg(target_arch = "x86_64")]
         {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return super::dot_x86::dot_avx512;
+            }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
-                return x86::dot_avx2;
+                return super::dot_x86::dot_avx2;
             }
         }
         dot_portable
+    }
+
+    /// [`DotFn`] on rows `start..start + width` of a quantised `[n, k]` matrix:
+    /// `(x, m, k, quantised, start, width, block)`.
+    type QuantisedDotFn =
+        fn(&[f32], usize, usize, &crate::weights::QuantRows, usize, usize, &mut [f32]);
+
+    /// The quantised counterpart of [`select_dot`]'s choice, so that both give the same sums;
+    /// `None` where the portable code runs.
+    fn select_quantised() -> Option<QuantisedDotFn> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Some(super::dot_x86::dot_quantised_avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Some(super::dot_x86::dot_quantised_avx2);
+            }
+        }
+        None
     }
 
     /// The dot products one at a time, in order: the reference for machines without AVX2.

@@ -208,3 +208,61 @@ fn quantised_rows_give_the_bits_of_their_f32_weights() {
         }
     }
 }
+
+/// Each x86 dot kernel this CPU can run, not only the one `few_rows` picks (on an AVX-512
+/// CPU the AVX2 kernel is otherwise never run): against the f64 reference, for row counts
+/// around both units' register groups, `k` not a multiple of 16 and widths that leave a
+/// partial column group; and the quantised form of each unit against its f32 form, bit for bit.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn every_x86_dot_kernel_matches_the_reference() {
+    use super::dot_x86;
+    use crate::weights::quant_rows::test_blocks;
+    use crate::weights::{QuantRows, RowFormat};
+
+    type Dot = fn(&[f32], usize, usize, &[f32], usize, &mut [f32]);
+    type QuantisedDot = fn(&[f32], usize, usize, &QuantRows, usize, usize, &mut [f32]);
+    let mut units: Vec<(&str, Dot, QuantisedDot)> = Vec::new();
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        units.push(("avx2", dot_x86::dot_avx2, dot_x86::dot_quantised_avx2));
+    }
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        units.push(("avx512", dot_x86::dot_avx512, dot_x86::dot_quantised_avx512));
+    }
+    for (unit, dot, quantised_dot) in units {
+        for (m, k, width) in [
+            (1, 7, 5),
+            (3, 40, 13),
+            (4, 64, 8),
+            (5, 100, 6),
+            (16, 576, 10),
+        ] {
+            let x = values(20, m * k);
+            let wt = values(21, width * k);
+            let mut got = vec![0.0f32; m * width];
+            dot(&x, m, k, &wt, width, &mut got);
+            let w = transposed(&wt, width, k);
+            let want = reference(&x, m, k, &w, width, None);
+            assert_close(&got, &want, k, &format!("{unit} m{m} k{k} width{width}"));
+        }
+        let (m, k, width) = (16, 96, 11);
+        let q = QuantRows::new(
+            RowFormat::Q4_1,
+            width,
+            k,
+            test_blocks(RowFormat::Q4_1, width * k / 32, 5),
+        )
+        .unwrap();
+        let mut wt = vec![0.0f32; width * k];
+        q.dequantize_rows(0, width, &mut wt);
+        let x = values(22, m * k);
+        let (mut from_blocks, mut from_f32) = (vec![0.0f32; m * width], vec![0.0f32; m * width]);
+        quantised_dot(&x, m, k, &q, 0, width, &mut from_blocks);
+        dot(&x, m, k, &wt, width, &mut from_f32);
+        let same = from_blocks
+            .iter()
+            .zip(&from_f32)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{unit}: quantised rows differ from their f32 weights");
+    }
+}
