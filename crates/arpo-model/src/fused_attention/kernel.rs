@@ -81,7 +81,7 @@ pub fn attend(q: &[f32], seq: usize, rows: &[Row<'_>], heads: Heads) -> Vec<f32>
     let keys_t: Vec<Vec<f32>> = rows
         .iter()
         .map(|row| {
-            if BLOCKED && row.new >= BLOCKED_QUERIES {
+            if is_blocked(row) {
                 transposed_keys(row, heads)
             } else {
                 Vec::new()
@@ -96,7 +96,7 @@ pub fn attend(q: &[f32], seq: usize, rows: &[Row<'_>], heads: Heads) -> Vec<f32>
         let (mine, tail) = rest.split_at_mut(seq * width);
         rest = tail;
         let mut mine = &mut mine[..row.new * width];
-        let blocked = BLOCKED && row.new >= BLOCKED_QUERIES;
+        let blocked = is_blocked(row);
         let per_task = if blocked {
             BLOCKED_QUERIES
         } else {
@@ -140,6 +140,11 @@ const BLOCKED: bool = cfg!(feature = "flex");
 /// of keys that only the block's later queries see) but makes smaller products, whose fixed
 /// costs weigh more.
 pub(super) const BLOCKED_QUERIES: usize = 32;
+
+/// Whether `row`'s queries take the blocked path.
+fn is_blocked(row: &Row<'_>) -> bool {
+    BLOCKED && row.new >= BLOCKED_QUERIES
+}
 
 /// `(queries, row, first query, heads, out)`: one task's queries.
 type TaskFn = fn(&[f32], &Row<'_>, usize, Heads, &mut [f32]);
