@@ -114,9 +114,12 @@ impl QuantRows {
         );
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("f16c")
-            {
+            let f16c = std::arch::is_x86_feature_detected!("f16c");
+            if f16c && std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F and F16C.
+                return unsafe { x86::blocks_avx512(self.format, src, out) };
+            }
+            if f16c && std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2 and F16C.
                 return unsafe { x86::blocks_avx2(self.format, src, out) };
             }
@@ -164,8 +167,8 @@ fn blocks_portable(format: RowFormat, src: &[u8], out: &mut [f32]) {
     }
 }
 
-/// Eight values per instruction, each made with the same roundings as the portable code: an
-/// exact integer-to-float conversion, one multiply, (Q4_1) one add.
+/// Eight values per instruction (sixteen with AVX-512), each made with the same roundings as
+/// the portable code: an exact integer-to-float conversion, one multiply, (Q4_1) one add.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
@@ -227,6 +230,51 @@ mod x86 {
             }
         }
     }
+
+    /// [`blocks_avx2`] with 16-lane vectors: a block's 16 low and 16 high nibbles (Q4_0,
+    /// Q4_1) or 2 × 16 bytes (Q8_0) each in one conversion. At batch 16, decoding the blocks
+    /// took ~12% of a SmolLM2 step on an AVX-512 CPU with the 8-lane build.
+    #[target_feature(enable = "avx512f,avx2,f16c")]
+    pub(super) unsafe fn blocks_avx512(format: RowFormat, src: &[u8], out: &mut [f32]) {
+        let bb = format.block_bytes();
+        for (b, y) in src.chunks_exact(bb).zip(out.chunks_exact_mut(BLOCK)) {
+            let (vd, vm) = scale_and_min(b);
+            let (vd, vm) = (
+                _mm512_broadcastss_ps(_mm256_castps256_ps128(vd)),
+                _mm512_broadcastss_ps(_mm256_castps256_ps128(vm)),
+            );
+            // SAFETY (loads and stores): each block has `bb` bytes, each output 32 floats.
+            unsafe {
+                match format {
+                    RowFormat::Q4_0 | RowFormat::Q4_1 => {
+                        let q4_1 = format == RowFormat::Q4_1;
+                        let qs = _mm_loadu_si128(b.as_ptr().add(if q4_1 { 4 } else { 2 }).cast());
+                        let low = _mm_set1_epi8(0x0F);
+                        let nibbles = [
+                            _mm_and_si128(qs, low),
+                            _mm_and_si128(_mm_srli_epi16::<4>(qs), low),
+                        ];
+                        let offset = _mm512_set1_epi32(if q4_1 { 0 } else { 8 });
+                        for (half, bytes) in nibbles.into_iter().enumerate() {
+                            let q = _mm512_sub_epi32(_mm512_cvtepu8_epi32(bytes), offset);
+                            let mut v = _mm512_mul_ps(vd, _mm512_cvtepi32_ps(q));
+                            if q4_1 {
+                                v = _mm512_add_ps(v, vm);
+                            }
+                            _mm512_storeu_ps(y.as_mut_ptr().add(half * 16), v);
+                        }
+                    }
+                    RowFormat::Q8_0 => {
+                        for half in 0..2 {
+                            let q = _mm_loadu_si128(b.as_ptr().add(2 + half * 16).cast());
+                            let q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+                            _mm512_storeu_ps(y.as_mut_ptr().add(half * 16), _mm512_mul_ps(vd, q));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Random-looking blocks of `format` with finite f16 scales (and mins), for tests.
@@ -260,7 +308,8 @@ mod tests {
     use crate::weights::dequantize;
 
     /// Against the loader's dequantisation (itself checked against gguf-py): every row range
-    /// gives the same bits, by the vector path this CPU takes and by the portable one.
+    /// gives the same bits, by the vector path this CPU takes, by every x86 build it can run,
+    /// and by the portable one.
     #[test]
     fn rows_equal_the_loaders_dequantisation_bit_for_bit() {
         for (format, ty) in [
@@ -279,7 +328,26 @@ mod tests {
                 let mut portable = vec![f32::NAN; count * cols];
                 blocks_portable(format, q.row_range_bytes(first, count), &mut portable);
                 let expected = &whole[first * cols..(first + count) * cols];
-                for (path, got) in [("dispatched", &out), ("portable", &portable)] {
+                let mut paths = vec![("dispatched", out), ("portable", portable)];
+                // Each x86 build the CPU can run, not only the one dispatched.
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let src = q.row_range_bytes(first, count);
+                    let f16c = std::arch::is_x86_feature_detected!("f16c");
+                    if f16c && std::arch::is_x86_feature_detected!("avx2") {
+                        let mut got = vec![f32::NAN; count * cols];
+                        // SAFETY: the CPU has AVX2 and F16C.
+                        unsafe { x86::blocks_avx2(format, src, &mut got) };
+                        paths.push(("avx2", got));
+                    }
+                    if f16c && std::arch::is_x86_feature_detected!("avx512f") {
+                        let mut got = vec![f32::NAN; count * cols];
+                        // SAFETY: the CPU has AVX-512F and F16C.
+                        unsafe { x86::blocks_avx512(format, src, &mut got) };
+                        paths.push(("avx512", got));
+                    }
+                }
+                for (path, got) in &paths {
                     assert!(
                         got.iter()
                             .zip(expected)
