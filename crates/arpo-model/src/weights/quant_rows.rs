@@ -188,6 +188,20 @@ mod x86 {
         )
     }
 
+    /// A Q4_0 or Q4_1 block's 16 low nibbles (its first 16 values) and 16 high nibbles (the
+    /// next 16), one byte each.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn nibbles(b: &[u8], q4_1: bool) -> [__m128i; 2] {
+        // SAFETY: a Q4_0 block has 18 bytes, a Q4_1 block 20: 16 bytes from 2 (4) are in it.
+        let qs = unsafe { _mm_loadu_si128(b.as_ptr().add(if q4_1 { 4 } else { 2 }).cast()) };
+        let low = _mm_set1_epi8(0x0F);
+        [
+            _mm_and_si128(qs, low),
+            _mm_and_si128(_mm_srli_epi16::<4>(qs), low),
+        ]
+    }
+
     #[target_feature(enable = "avx2,f16c")]
     pub(super) unsafe fn blocks_avx2(format: RowFormat, src: &[u8], out: &mut [f32]) {
         let bb = format.block_bytes();
@@ -199,12 +213,7 @@ mod x86 {
                 match format {
                     RowFormat::Q4_0 | RowFormat::Q4_1 => {
                         let q4_1 = format == RowFormat::Q4_1;
-                        let qs = _mm_loadu_si128(b.as_ptr().add(if q4_1 { 4 } else { 2 }).cast());
-                        let low = _mm_set1_epi8(0x0F);
-                        let nibbles = [
-                            _mm_and_si128(qs, low),
-                            _mm_and_si128(_mm_srli_epi16::<4>(qs), low),
-                        ];
+                        let nibbles = nibbles(b, q4_1);
                         let offset = _mm256_set1_epi32(if q4_1 { 0 } else { 8 });
                         for (half, bytes) in nibbles.into_iter().enumerate() {
                             for (eighth, bytes) in
@@ -248,12 +257,7 @@ mod x86 {
                 match format {
                     RowFormat::Q4_0 | RowFormat::Q4_1 => {
                         let q4_1 = format == RowFormat::Q4_1;
-                        let qs = _mm_loadu_si128(b.as_ptr().add(if q4_1 { 4 } else { 2 }).cast());
-                        let low = _mm_set1_epi8(0x0F);
-                        let nibbles = [
-                            _mm_and_si128(qs, low),
-                            _mm_and_si128(_mm_srli_epi16::<4>(qs), low),
-                        ];
+                        let nibbles = nibbles(b, q4_1);
                         let offset = _mm512_set1_epi32(if q4_1 { 0 } else { 8 });
                         for (half, bytes) in nibbles.into_iter().enumerate() {
                             let q = _mm512_sub_epi32(_mm512_cvtepu8_epi32(bytes), offset);
