@@ -232,9 +232,11 @@ fn every_x86_dot_kernel_matches_the_reference() {
     for (unit, dot, quantised_dot) in units {
         for (m, k, width) in [
             (1, 7, 5),
+            (2, 33, 9),
             (3, 40, 13),
             (4, 64, 8),
             (5, 100, 6),
+            (6, 48, 12),
             (16, 576, 10),
         ] {
             let x = values(20, m * k);
