@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use arpo_core::TokenId;
 
+mod vocab_pass;
+
 /// How to pick the next token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SamplingConfig {
@@ -83,21 +85,24 @@ pub struct SampledToken {
 /// the log-probs again (over a 49k vocabulary at batch 16, the second pass was a tenth of a
 /// decoding step).
 pub fn log_softmax_entropy(logits: &[f32], temperature: f64) -> (Vec<f64>, f64) {
-    let scaled: Vec<f64> = logits.iter().map(|&l| l as f64 / temperature).collect();
-    let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (mut sum, mut weighted) = (0.0f64, 0.0f64);
-    for &z in &scaled {
-        let shifted = z - max;
-        let e = shifted.exp();
-        if e > 0.0 {
-            sum += e;
-            weighted += e * shifted;
-        }
-    }
+    let (lse, entropy) = log_sum_exp_entropy(logits, temperature);
+    let logp: Vec<f64> = logits
+        .iter()
+        .map(|&l| l as f64 / temperature - lse)
+        .collect();
+    (logp, entropy)
+}
+
+/// `(log Σ exp zᵢ, entropy)` of `softmax(z)` for `z = logits / temperature`, in f64, without
+/// the log-probs themselves (see [`log_softmax_entropy`]).
+///
+/// The maximum of `z` is the maximum logit divided by the temperature, the same value as the
+/// maximum of the divided logits (division by a positive number keeps the order).
+pub fn log_sum_exp_entropy(logits: &[f32], temperature: f64) -> (f64, f64) {
+    let max = vocab_pass::max_logit(logits) as f64 / temperature;
+    let (sum, weighted) = vocab_pass::exp_sums(logits, temperature, max);
     let log_sum = sum.ln();
-    let lse = max + log_sum;
-    let logp: Vec<f64> = scaled.iter().map(|z| z - lse).collect();
-    (logp, log_sum - weighted / sum)
+    (max + log_sum, log_sum - weighted / sum)
 }
 
 /// Applies HF's repetition penalty in place: seen tokens' logits are divided by the penalty when
@@ -125,19 +130,29 @@ pub fn sample<R: Rng + ?Sized>(
     config: &SamplingConfig,
     rng: &mut R,
 ) -> SampledToken {
-    let mut logits = logits.to_vec();
-    apply_repetition_penalty(&mut logits, previous, config.repetition_penalty);
-    let (logp, entropy) = log_softmax_entropy(&logits, config.scoring_temperature());
+    let logits: std::borrow::Cow<'_, [f32]> = if config.repetition_penalty == 1.0 {
+        logits.into()
+    } else {
+        let mut penalised = logits.to_vec();
+        apply_repetition_penalty(&mut penalised, previous, config.repetition_penalty);
+        penalised.into()
+    };
+    let temperature = config.scoring_temperature();
     if config.temperature <= 0.0 {
-        // First maximum wins ties, like torch.argmax.
-        let token = (0..logp.len()).fold(0, |best, i| if logp[i] > logp[best] { i } else { best });
+        // The first maximum logit (ties go to the lowest id, like torch.argmax), found
+        // without the full vector of log-probs: its log-prob is computed exactly as
+        // `log_softmax_entropy` computes each one.
+        let (lse, entropy) = log_sum_exp_entropy(&logits, temperature);
+        let max = vocab_pass::max_logit(&logits);
+        let token = logits.iter().position(|&l| l == max).unwrap_or(0);
         return SampledToken {
             token: token as TokenId,
-            logprob: logp[token],
+            logprob: logits[token] as f64 / temperature - lse,
             entropy,
             draw: None,
         };
     }
+    let (logp, entropy) = log_softmax_entropy(&logits, temperature);
     let candidates = truncated_support(&logp, config.top_k, config.top_p);
     let total: f64 = candidates.iter().map(|&i| logp[i].exp()).sum();
     let draw: f64 = rng.random::<f64>();
