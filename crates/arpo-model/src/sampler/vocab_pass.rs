@@ -126,7 +126,7 @@ fn pairwise(v: [f64; LANES]) -> f64 {
 pub(crate) fn exp_non_positive(x: f64) -> f64 {
     /// 1.5 · 2⁵²: adding it rounds to an integer, held in the low bits of the mantissa.
     const ROUND: f64 = 6_755_399_441_055_744.0;
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     /// 1/k! for k = 12 down to 0.
     const TAYLOR: [f64; 13] = [
