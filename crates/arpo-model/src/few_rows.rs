@@ -215,6 +215,11 @@ pub mod kernel {
     ) -> Vec<f32> {
         let blocks: Vec<Vec<f32>> = (0..n.div_ceil(block_width))
             .into_par_iter()
+            // One block per piece of work that a thread can take from another: rayon's
+            // default hands out runs of ~n/4 blocks, and a thread that had finished its own
+            // waited out the other's whole run (batch-16 decoding +4% in six alternating pairs
+            // of runs; batch 1 the same).
+            .with_max_len(1)
             .map(|t| {
                 let start = t * block_width;
                 let width = block_width.min(n - start);
