@@ -99,7 +99,12 @@ pub fn log_softmax_entropy(logits: &[f32], temperature: f64) -> (Vec<f64>, f64) 
 /// The maximum of `z` is the maximum logit divided by the temperature, the same value as the
 /// maximum of the divided logits (division by a positive number keeps the order).
 pub fn log_sum_exp_entropy(logits: &[f32], temperature: f64) -> (f64, f64) {
-    let max = vocab_pass::max_logit(logits) as f64 / temperature;
+    log_sum_exp_entropy_from(logits, temperature, vocab_pass::max_logit(logits))
+}
+
+/// [`log_sum_exp_entropy`] with the maximum logit already found.
+fn log_sum_exp_entropy_from(logits: &[f32], temperature: f64, max_logit: f32) -> (f64, f64) {
+    let max = max_logit as f64 / temperature;
     let (sum, weighted) = vocab_pass::exp_sums(logits, temperature, max);
     let log_sum = sum.ln();
     (max + log_sum, log_sum - weighted / sum)
@@ -142,8 +147,8 @@ pub fn sample<R: Rng + ?Sized>(
         // The first maximum logit (ties go to the lowest id, like torch.argmax), found
         // without the full vector of log-probs: its log-prob is computed exactly as
         // `log_softmax_entropy` computes each one.
-        let (lse, entropy) = log_sum_exp_entropy(&logits, temperature);
         let max = vocab_pass::max_logit(&logits);
+        let (lse, entropy) = log_sum_exp_entropy_from(&logits, temperature, max);
         let token = logits.iter().position(|&l| l == max).unwrap_or(0);
         return SampledToken {
             token: token as TokenId,

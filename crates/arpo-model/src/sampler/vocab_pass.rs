@@ -123,7 +123,7 @@ fn pairwise(v: [f64; LANES]) -> f64 {
 /// out is below 2·10⁻¹⁶ of the result). `ln 2` is split in two (Cody and Waite) so that
 /// `n · LN2_HI` is exact.
 #[inline(always)]
-pub(crate) fn exp_non_positive(x: f64) -> f64 {
+fn exp_non_positive(x: f64) -> f64 {
     /// 1.5 · 2⁵²: adding it rounds to an integer, held in the low bits of the mantissa.
     const ROUND: f64 = 6_755_399_441_055_744.0;
     const LN2_HI: f64 = 6.931_471_803_691_238e-1;
