@@ -536,4 +536,4 @@ pub mod kernel {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

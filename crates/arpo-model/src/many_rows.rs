@@ -9,8 +9,13 @@
 //! time, so a lagging thread takes fewer of them, and there is no barrier until the product
 //! ends.
 //!
-//! Blocks span every row: the weights (the right operand) are packed by `gemm` once per block
-//! and never twice, while the rows are read in place by every block.
+//! Blocks span every row: the weights (the right operand) are laid out for the kernel once
+//! per block and never twice (`panels.rs`, or `gemm` on CPUs without AVX2), while the rows are
+//! read in place by every block.
+
+mod panels;
+#[cfg(target_arch = "x86_64")]
+mod tile_x86;
 
 /// Output columns per block at least, and the step between block widths: the rows of the
 /// matrix-product crate's register block on this CPU, which here spans output columns.
@@ -197,6 +202,12 @@ unsafe fn block_product(
     accumulate: bool,
 ) {
     debug_assert!(x.len() >= m * k && wt.len() >= width * k);
+    if let Some(kernels) = panels::Kernels::detect().filter(|_| gemm_blocks(width, m, k)) {
+        // SAFETY: the caller's contract; `detect` found the kernels' instructions.
+        return unsafe {
+            panels::block_product(kernels, x, m, k, wt, width, dst, dst_stride, accumulate)
+        };
+    }
     // SAFETY: the caller's contract; `wt`'s first `width` rows are read as the `[k, width]`
     // operand (unit stride along `k`, `k` between columns).
     unsafe {
@@ -208,6 +219,15 @@ unsafe fn block_product(
             (wt.as_ptr(), 1, k as isize),
         )
     }
+}
+
+/// Whether `gemm` computes this product (in its view: `width` rows, `m` columns, depth `k`)
+/// with its blocked microkernels and cache blocking, which `panels.rs` reproduces; it takes
+/// other routes for the shapes outside (dot-product kernels for at most 256 outputs, vector
+/// kernels for one row or column or a depth of at most 2, another depth chunk when both sides
+/// are at most 64), and those are left to it.
+fn gemm_blocks(width: usize, m: usize, k: usize) -> bool {
+    k > 2 && width > 1 && m > 1 && width * m > 16 * 16 && (width > 64 || m > 64)
 }
 
 /// An operand of [`strided_product`]: where its first element is, the step from one row to

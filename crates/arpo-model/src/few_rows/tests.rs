@@ -3,7 +3,7 @@
 use super::kernel::{few_rows, few_rows_transposed};
 
 /// Uniform values in [-0.5, 0.5) from a fixed linear congruential sequence.
-fn values(seed: u64, len: usize) -> Vec<f32> {
+pub(crate) fn values(seed: u64, len: usize) -> Vec<f32> {
     let mut state = seed;
     (0..len)
         .map(|_| {
