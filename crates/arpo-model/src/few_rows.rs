@@ -29,28 +29,14 @@ mod weight_rows;
 pub const MAX_ROWS: usize = 128;
 
 /// Up to this many rows, weights kept in GGUF block form (`kept_blocks`) are read in that
-/// form, on CPUs whose widest vector unit is AVX2. Turning a block into f32 costs about as
-/// much as 16 rows' multiply-adds on it there, so the saving in memory traffic wins only for
-/// few rows: SmolLM2 Q4_1 decoded 30% faster at batch 1 (40–45 against 33 tok/s, same binary,
-/// alternating runs) and 8% slower at batch 16.
-pub const MAX_QUANTISED_ROWS: usize = 4;
-
-/// [`MAX_QUANTISED_ROWS`] on CPUs with AVX-512, whose 16-lane multiply-adds make the rows
-/// cheaper against the blocks' decoding: SmolLM2 Q4_1 decoded ~18% faster at batch 16 (255
-/// against 215 tok/s) and ~40% at batch 8 in block form, and about the same at batch 32.
-pub const MAX_QUANTISED_ROWS_AVX512: usize = 16;
-
-/// The row count up to which this CPU reads kept blocks.
-#[cfg(feature = "flex")]
-fn max_quantised_rows() -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return MAX_QUANTISED_ROWS_AVX512;
-        }
-    }
-    MAX_QUANTISED_ROWS
-}
+/// form: each group of weight rows is turned into f32 once (in L1) for all the rows, and
+/// memory supplies ~6× fewer bytes. With AVX-512, SmolLM2 Q4_1 decoded ~18% faster at batch 16
+/// (255 against 215 tok/s) and ~40% at batch 8 in block form, and about the same at batch 32.
+/// With AVX2 the block form used to win only up to 4 rows (8% slower at 16), until the f32
+/// values were put on 64-byte boundaries (`weight_rows.rs`); then, on a 2-core AVX2 CPU in
+/// alternating runs, batch 8 decoded ~30% faster (218 against 166 tok/s), batch 16 +1% to
+/// +14% in four rounds, batch 32 no faster (so the f32 rows stay above 16).
+pub const MAX_QUANTISED_ROWS: usize = 16;
 
 /// Weights smaller than this many elements stay with the general product: they sit in cache,
 /// so streaming them gains nothing, and dispatching a few microseconds of work to the thread
@@ -130,7 +116,7 @@ mod flex {
             Some(t) => Some(contiguous_data(t)?),
             None => None,
         };
-        let quantised = (b * s <= super::max_quantised_rows())
+        let quantised = (b * s <= super::MAX_QUANTISED_ROWS)
             .then(|| kept_rows(&w))
             .flatten()
             .filter(|q| {

@@ -166,8 +166,14 @@ pub(super) unsafe fn block_product(
     let params = gemm_common::cache::kernel_params(width, m, k, panel_rows, TOKENS, 4);
     let (depth_chunk, row_chunk) = (params.kc, params.mc.max(panel_rows));
     let token_chunk = if params.nc > 0 { params.nc } else { m };
-    PANELS.with_borrow_mut(|panels| {
-        panels.resize(row_chunk.next_multiple_of(panel_rows) * depth_chunk, 0.0);
+    PANELS.with_borrow_mut(|buffer| {
+        // The panels start on a 64-byte boundary, so that no vector load of the kernels spans
+        // two cache lines: at the allocator's 16-byte alignment every other 8-lane load did
+        // (no difference measured on an AVX2 CPU) and every 16-lane one.
+        let len = row_chunk.next_multiple_of(panel_rows) * depth_chunk;
+        buffer.resize(len + 15, 0.0);
+        let aligned = buffer.as_ptr().align_offset(64).min(15);
+        let panels = &mut buffer[aligned..aligned + len];
         for token_start in (0..m).step_by(token_chunk) {
             let tokens = token_chunk.min(m - token_start);
             for depth_start in (0..k).step_by(depth_chunk) {
