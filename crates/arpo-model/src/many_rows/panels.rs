@@ -194,36 +194,64 @@ pub(super) unsafe fn block_product(
                             panels.as_mut_ptr(),
                         )
                     };
-                    for token in (token_start..token_start + tokens).step_by(TOKENS) {
-                        let token_count = TOKENS.min(token_start + tokens - token);
-                        for row in (0..rows).step_by(panel_rows) {
-                            let row_count = panel_rows.min(rows - row);
-                            // SAFETY: inside the buffers, as the tile's contract below says.
-                            let (panel, x, out) = unsafe {
-                                (
-                                    panels.as_ptr().add(row / panel_rows * depth * panel_rows),
-                                    x.as_ptr().add(token * k + depth_start),
-                                    dst.add(token * dst_stride + row_start + row),
-                                )
-                            };
-                            // SAFETY: the panel holds `depth` steps (whole vectors), the
-                            // tokens' rows `depth` values from `depth_start`, and the tile
-                            // lies inside the caller's `m × width` block of `dst`.
-                            unsafe {
-                                kernels.tile(
-                                    [row_count, token_count, depth],
-                                    panel,
-                                    (x, k),
-                                    (out, dst_stride),
-                                    add,
-                                )
-                            };
-                        }
-                    }
+                    // SAFETY: `panels` holds the chunk just packed; the tokens' rows of `x`
+                    // hold `depth` values from `depth_start`; the chunk's columns of `dst`
+                    // lie inside the caller's `m × width` block.
+                    unsafe {
+                        chunk_tiles(
+                            kernels,
+                            panels,
+                            [rows, depth],
+                            x[depth_start..].as_ptr(),
+                            k,
+                            token_start..token_start + tokens,
+                            (dst.add(row_start), dst_stride),
+                            add,
+                        )
+                    };
                 }
             }
         }
     });
+}
+
+/// The register tiles over one packed chunk: every group of [`TOKENS`] tokens of `tokens`
+/// (rows of `x`, `k` apart, read from the chunk's first depth step) × every panel of `rows`
+/// output columns, into `out` (the chunk's first column, rows `out_stride` apart).
+///
+/// # Safety
+/// `panels` holds `rows` rounded up to whole panels, `depth` steps each; each token's row of
+/// `x` holds `depth` values; `out` has the tokens' rows of `rows` writable values that no one
+/// else touches meanwhile; the CPU has the kernels' instructions.
+#[allow(clippy::too_many_arguments)]
+unsafe fn chunk_tiles(
+    kernels: &Kernels,
+    panels: &[f32],
+    [rows, depth]: [usize; 2],
+    x: *const f32,
+    k: usize,
+    tokens: std::ops::Range<usize>,
+    (out, out_stride): (*mut f32, usize),
+    add: bool,
+) {
+    let panel_rows = kernels.panel_rows();
+    for token in tokens.clone().step_by(TOKENS) {
+        let token_count = TOKENS.min(tokens.end - token);
+        for row in (0..rows).step_by(panel_rows) {
+            let row_count = panel_rows.min(rows - row);
+            // SAFETY: the caller's contract: the panel, the tokens' rows and the tile's place
+            // in `out` lie inside the buffers.
+            unsafe {
+                kernels.tile(
+                    [row_count, token_count, depth],
+                    panels.as_ptr().add(row / panel_rows * depth * panel_rows),
+                    (x.add(token * k), k),
+                    (out.add(token * out_stride + row), out_stride),
+                    add,
+                )
+            };
+        }
+    }
 }
 
 /// Copies `rows × depth` values of `src` (rows `src_stride` apart) into panels of
